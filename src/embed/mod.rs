@@ -1,0 +1,421 @@
+//! The `embed` stage: turns paragraphs into L2-normalized sentence vectors.
+//!
+//! [`Embedder`] owns everything model-independent (prompt, tokenization,
+//! windows for long texts, length-sorted batches, pooling weights, L2
+//! normalization); a [`Backend`] only runs the network on token ids, so other
+//! engines can sit behind the same trait.
+
+mod bert;
+pub mod charsmap;
+pub mod packaged;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use rayon::prelude::*;
+use tokenizers::Tokenizer;
+
+pub use store::{ModelStore, ResolvedModel, DEFAULT_MODEL};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    #[error(
+        "model {spec:?} could not be found or fetched. Tried:\n  - {attempts}\n\
+         To place it by hand, put config.json, tokenizer.json and model.safetensors \
+         into {store} (or any directory, and pass it with --model DIR)"
+    )]
+    ModelNotFound {
+        spec: String,
+        attempts: String,
+        store: PathBuf,
+    },
+    #[error("model directory {dir} is not usable: {reason}")]
+    BadModelDir { dir: PathBuf, reason: String },
+    #[error("packaged model fallback failed: {0}")]
+    Fallback(String),
+    #[error("the packaged model file is corrupt: {0}")]
+    CorruptPackagedModel(String),
+    #[error("{0}")]
+    Device(String),
+    #[error("text {index} is empty after trimming; there is nothing to embed")]
+    EmptyText { index: usize },
+    #[error("tokenizer failed: {0}")]
+    Tokenizer(String),
+    #[error("model computation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl EmbedError {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        EmbedError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Where the network runs. `Auto` picks a GPU the build supports and the
+/// machine has, else the CPU; naming a device never falls back silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    Auto,
+    Cpu,
+    Cuda,
+    Metal,
+}
+
+pub fn select_device(choice: DeviceChoice) -> Result<candle_core::Device, EmbedError> {
+    use candle_core::{utils, Device};
+    let cuda = || {
+        if !utils::cuda_is_available() {
+            return Err(EmbedError::Device(
+                "--device cuda: this build has no CUDA support; rebuild with `cargo build --release --features cuda`".into(),
+            ));
+        }
+        Device::new_cuda(0)
+            .map_err(|e| EmbedError::Device(format!("--device cuda: no usable NVIDIA GPU: {e}")))
+    };
+    let metal = || {
+        if !utils::metal_is_available() {
+            return Err(EmbedError::Device(
+                "--device metal: this build has no Metal support; rebuild with `cargo build --release --features metal`"
+                    .into(),
+            ));
+        }
+        Device::new_metal(0)
+            .map_err(|e| EmbedError::Device(format!("--device metal: no usable Metal GPU: {e}")))
+    };
+    match choice {
+        DeviceChoice::Cpu => Ok(Device::Cpu),
+        DeviceChoice::Cuda => cuda(),
+        DeviceChoice::Metal => metal(),
+        DeviceChoice::Auto => Ok(cuda().or_else(|_| metal()).unwrap_or(Device::Cpu)),
+    }
+}
+
+/// How token vectors become one sentence vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    Mean,
+    Cls,
+}
+
+/// Runs the network: one pooled (not yet normalized) vector per sequence.
+/// Sequences arrive with their special tokens and unpadded.
+pub trait Backend: Send + Sync {
+    fn pooled(&self, sequences: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError>;
+    fn dimension(&self) -> usize;
+    /// The longest sequence, special tokens included, the model accepts.
+    fn max_positions(&self) -> usize;
+    fn device(&self) -> String;
+}
+
+#[derive(Debug, Clone)]
+pub struct EmbedOptions {
+    /// Most sequences in one forward pass.
+    pub batch_size: usize,
+    /// Most tokens (padding included) in one forward pass.
+    pub token_budget: usize,
+}
+
+impl Default for EmbedOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 32,
+            token_budget: 8192,
+        }
+    }
+}
+
+/// Figures of one `embed` call, for logs and benchmarks.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct EmbedStats {
+    pub texts: usize,
+    pub windows: usize,
+    /// Tokens fed to the model, special tokens included, padding excluded.
+    pub tokens: usize,
+    pub padded_tokens: usize,
+}
+
+pub struct Embedder {
+    tokenizer: Tokenizer,
+    backend: Box<dyn Backend>,
+    prompt: String,
+    /// The special tokens the model's template puts before and after a text.
+    open: Vec<u32>,
+    close: Vec<u32>,
+    options: EmbedOptions,
+    model: ResolvedModel,
+}
+
+/// One model-sized piece of a text.
+struct Window {
+    text: usize,
+    ids: Vec<u32>,
+    /// Content tokens, the window's weight when a text has several.
+    weight: f32,
+}
+
+impl Embedder {
+    pub fn load(
+        model: ResolvedModel,
+        device: DeviceChoice,
+        options: EmbedOptions,
+    ) -> Result<Self, EmbedError> {
+        let dir = &model.dir;
+        let tokenizer_path = dir.join("tokenizer.json");
+        let mut tokenizer =
+            Tokenizer::from_file(&tokenizer_path).map_err(|e| EmbedError::BadModelDir {
+                dir: dir.clone(),
+                reason: format!("tokenizer.json: {e}"),
+            })?;
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        tokenizer.with_padding(None);
+        let (prompt, pooling) = sentence_transformers_settings(&model)?;
+        let backend = bert::CandleEncoder::load(dir, select_device(device)?, pooling)?;
+        let (open, close) = template_specials(&tokenizer)?;
+        tracing::info!(
+            "model: {} ({} dims, {} pooling, prompt {:?}, device {})",
+            model.name,
+            backend.dimension(),
+            if pooling == Pooling::Mean {
+                "mean"
+            } else {
+                "cls"
+            },
+            prompt,
+            backend.device()
+        );
+        Ok(Self {
+            tokenizer,
+            backend: Box::new(backend),
+            prompt,
+            open,
+            close,
+            options,
+            model,
+        })
+    }
+
+    pub fn model(&self) -> &ResolvedModel {
+        &self.model
+    }
+
+    pub fn dimension(&self) -> usize {
+        self.backend.dimension()
+    }
+
+    pub fn device(&self) -> String {
+        self.backend.device()
+    }
+
+    /// The exact string given to the model for `text`.
+    pub fn model_input(&self, text: &str) -> String {
+        format!("{}{}", self.prompt, text)
+    }
+
+    /// Token ids of `text` as the model sees it (prompt and specials included,
+    /// before any windowing).
+    pub fn token_ids(&self, text: &str) -> Result<Vec<u32>, EmbedError> {
+        let encoding = self
+            .tokenizer
+            .encode(self.model_input(text), true)
+            .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// Embeds `texts`, one L2-normalized row each, in order. `progress` is
+    /// called with the number of texts finished so far.
+    pub fn embed(
+        &self,
+        texts: &[&str],
+        progress: &dyn Fn(usize),
+    ) -> Result<(Array2<f32>, EmbedStats), EmbedError> {
+        if let Some(index) = texts.iter().position(|t| t.trim().is_empty()) {
+            return Err(EmbedError::EmptyText { index });
+        }
+        let windows = self.windows(texts)?;
+        let dim = self.dimension();
+        let mut sums = Array2::<f32>::zeros((texts.len(), dim));
+        let mut weights = vec![0f32; texts.len()];
+        let mut stats = EmbedStats {
+            texts: texts.len(),
+            windows: windows.len(),
+            ..Default::default()
+        };
+
+        // Longest first, so the batches that need the most memory come early
+        // and each batch holds sequences of nearly the same length.
+        let mut order: Vec<usize> = (0..windows.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(windows[i].ids.len()));
+        let mut remaining_windows: Vec<usize> = vec![0; texts.len()];
+        for w in &windows {
+            remaining_windows[w.text] += 1;
+        }
+        let mut finished = 0;
+        for batch in self.batches(&order, &windows) {
+            let sequences: Vec<&[u32]> = batch.iter().map(|&i| windows[i].ids.as_slice()).collect();
+            let longest = sequences[0].len();
+            stats.tokens += sequences.iter().map(|s| s.len()).sum::<usize>();
+            stats.padded_tokens += longest * sequences.len();
+            let pooled = self.backend.pooled(&sequences)?;
+            for (&i, vector) in batch.iter().zip(pooled) {
+                let w = &windows[i];
+                sums.row_mut(w.text)
+                    .scaled_add(w.weight, &ndarray::ArrayView1::from(&vector));
+                weights[w.text] += w.weight;
+                remaining_windows[w.text] -= 1;
+                if remaining_windows[w.text] == 0 {
+                    finished += 1;
+                }
+            }
+            progress(finished);
+        }
+        for (mut row, weight) in sums.rows_mut().into_iter().zip(weights) {
+            row /= weight;
+            let norm = row.dot(&row).sqrt().max(1e-12);
+            row /= norm;
+        }
+        Ok((sums, stats))
+    }
+
+    /// Tokenizes in parallel and cuts texts longer than the model into
+    /// consecutive windows, each wrapped in the model's special tokens.
+    fn windows(&self, texts: &[&str]) -> Result<Vec<Window>, EmbedError> {
+        let room = self
+            .backend
+            .max_positions()
+            .saturating_sub(self.open.len() + self.close.len())
+            .max(1);
+        let content: Vec<Vec<u32>> = texts
+            .par_iter()
+            .map(|t| {
+                self.tokenizer
+                    .encode(self.model_input(t), false)
+                    .map(|e| e.get_ids().to_vec())
+                    .map_err(|e| EmbedError::Tokenizer(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut windows = Vec::new();
+        for (text, ids) in content.iter().enumerate() {
+            for chunk in ids.chunks(room) {
+                let mut seq = Vec::with_capacity(chunk.len() + self.open.len() + self.close.len());
+                seq.extend_from_slice(&self.open);
+                seq.extend_from_slice(chunk);
+                seq.extend_from_slice(&self.close);
+                windows.push(Window {
+                    text,
+                    ids: seq,
+                    weight: chunk.len() as f32,
+                });
+            }
+        }
+        Ok(windows)
+    }
+
+    /// Groups length-sorted windows under the batch size and token budget.
+    fn batches(&self, order: &[usize], windows: &[Window]) -> Vec<Vec<usize>> {
+        let mut batches: Vec<Vec<usize>> = Vec::new();
+        let mut current: Vec<usize> = Vec::new();
+        for &i in order {
+            let longest = current
+                .first()
+                .map_or(windows[i].ids.len(), |&f| windows[f].ids.len());
+            let would_hold = (current.len() + 1) * longest;
+            if !current.is_empty()
+                && (current.len() >= self.options.batch_size
+                    || would_hold > self.options.token_budget)
+            {
+                batches.push(std::mem::take(&mut current));
+            }
+            current.push(i);
+        }
+        if !current.is_empty() {
+            batches.push(current);
+        }
+        batches
+    }
+}
+
+/// The prompt and pooling a sentence-transformers model declares; e5 models
+/// without that metadata get their documented "passage: " prefix.
+fn sentence_transformers_settings(model: &ResolvedModel) -> Result<(String, Pooling), EmbedError> {
+    let read = |name: &str| -> Result<Option<serde_json::Value>, EmbedError> {
+        let path = model.dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                serde_json::from_str(&text)
+                    .map(Some)
+                    .map_err(|e| EmbedError::BadModelDir {
+                        dir: model.dir.clone(),
+                        reason: format!("{name}: {e}"),
+                    })
+            }
+            Err(_) => Ok(None),
+        }
+    };
+    let prompt = match read("config_sentence_transformers.json")? {
+        Some(config) => config["prompts"]["passage"]
+            .as_str()
+            .or_else(|| {
+                let default = config["default_prompt_name"].as_str()?;
+                config["prompts"][default].as_str()
+            })
+            .unwrap_or("")
+            .to_string(),
+        None if model.name.to_lowercase().contains("e5") => "passage: ".to_string(),
+        None => String::new(),
+    };
+    let pooling = match read("1_Pooling/config.json")? {
+        Some(config) if config["pooling_mode_cls_token"].as_bool() == Some(true) => Pooling::Cls,
+        _ => Pooling::Mean,
+    };
+    Ok((prompt, pooling))
+}
+
+/// The ids the tokenizer's template adds around a single text.
+fn template_specials(tokenizer: &Tokenizer) -> Result<(Vec<u32>, Vec<u32>), EmbedError> {
+    let probe = "a";
+    let tok = |specials: bool| {
+        tokenizer
+            .encode(probe, specials)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|e| EmbedError::Tokenizer(e.to_string()))
+    };
+    let (with, without) = (tok(true)?, tok(false)?);
+    let start = with
+        .windows(without.len().max(1))
+        .position(|w| w == without.as_slice())
+        .ok_or_else(|| EmbedError::Tokenizer("cannot find the text inside its template".into()))?;
+    Ok((
+        with[..start].to_vec(),
+        with[start + without.len()..].to_vec(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn naming_a_gpu_the_build_lacks_is_an_error() {
+        if !candle_core::utils::cuda_is_available() {
+            let err = select_device(DeviceChoice::Cuda).unwrap_err().to_string();
+            assert!(err.contains("--features cuda"), "{err}");
+        }
+        if !candle_core::utils::metal_is_available() {
+            let err = select_device(DeviceChoice::Metal).unwrap_err().to_string();
+            assert!(err.contains("--features metal"), "{err}");
+        }
+        assert!(select_device(DeviceChoice::Auto).is_ok());
+    }
+}

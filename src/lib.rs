@@ -1,0 +1,5 @@
+//! crossthemes: groups paragraphs of multilingual articles into
+//! cross-language themes. The pipeline flows one way, a module per stage:
+//! ingest → language → embed → cluster → describe → output.
+
+pub mod embed;

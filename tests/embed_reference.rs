@@ -1,0 +1,127 @@
+//! The converted default model against the packaged engine's own output
+//! (../shared/fixtures/reference-e5-small-q4.jsonl), plus batching and
+//! windowing behaviour, on the real model.
+
+mod common;
+
+use common::{cosine, embedder, shared};
+
+struct Reference {
+    text: String,
+    token_ids: Vec<u32>,
+    embedding: Vec<f32>,
+}
+
+fn references() -> Vec<Reference> {
+    let path = shared().join("fixtures/reference-e5-small-q4.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).expect("fixture line is JSON");
+            Reference {
+                text: v["text"].as_str().unwrap().to_string(),
+                token_ids: v["token_ids"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_u64().unwrap() as u32)
+                    .collect(),
+                embedding: v["embedding"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as f32)
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn tokenizer_reproduces_the_packaged_token_ids() {
+    let refs = references();
+    assert_eq!(refs.len(), 45);
+    let mut mismatches = Vec::new();
+    for r in &refs {
+        let ids = embedder().token_ids(&r.text).unwrap();
+        if ids != r.token_ids {
+            mismatches.push(format!(
+                "{:?}\n  ours:     {:?}\n  expected: {:?}",
+                r.text, ids, r.token_ids
+            ));
+        }
+    }
+    assert!(
+        mismatches.len() <= 1,
+        "{} of 45 differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+#[test]
+fn embeddings_match_the_packaged_engine() {
+    let refs = references();
+    let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+    let (vectors, _) = embedder().embed(&texts, &|_| {}).unwrap();
+    let cosines: Vec<f32> = refs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| cosine(vectors.row(i).as_slice().unwrap(), &r.embedding))
+        .collect();
+    let min = cosines.iter().cloned().fold(f32::INFINITY, f32::min);
+    let mean = cosines.iter().sum::<f32>() / cosines.len() as f32;
+    eprintln!("fixture cosines: min {min:.4}, mean {mean:.4}");
+    assert!(min >= 0.97, "min cosine {min}: {cosines:?}");
+    assert!(mean >= 0.995, "mean cosine {mean}");
+}
+
+#[test]
+fn a_paragraph_alone_and_in_a_padded_batch_agree() {
+    let short = "Marketing leaders now answer for revenue, not only for the brand.";
+    let long =
+        "Chief marketing officers increasingly own the customer experience, pricing decisions \
+                and the data platforms that connect sales with product teams. "
+            .repeat(6);
+    let (alone, _) = embedder().embed(&[short], &|_| {}).unwrap();
+    let (batched, stats) = embedder()
+        .embed(&[long.as_str(), short, long.as_str()], &|_| {})
+        .unwrap();
+    assert!(
+        stats.padded_tokens > stats.tokens,
+        "the batch really was padded"
+    );
+    let c = cosine(
+        alone.row(0).as_slice().unwrap(),
+        batched.row(1).as_slice().unwrap(),
+    );
+    assert!(c >= 0.9999, "cosine {c}");
+}
+
+#[test]
+fn a_paragraph_longer_than_the_model_is_embedded_by_windows() {
+    let sentence =
+        "The quarterly report shows that marketing budgets moved toward retention programmes. ";
+    let long = sentence.repeat(60);
+    assert!(embedder().token_ids(&long).unwrap().len() > 512);
+    let (vectors, stats) = embedder().embed(&[long.as_str()], &|_| {}).unwrap();
+    assert!(stats.windows >= 2, "{stats:?}");
+    let norm: f32 = vectors.row(0).iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4);
+    // The windows' average still says what the text says.
+    let (one, _) = embedder().embed(&[sentence], &|_| {}).unwrap();
+    let c = cosine(
+        vectors.row(0).as_slice().unwrap(),
+        one.row(0).as_slice().unwrap(),
+    );
+    assert!(c > 0.9, "cosine to one sentence {c}");
+}
+
+#[test]
+fn empty_text_is_a_clear_error() {
+    let err = embedder()
+        .embed(&["fine", "   "], &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("text 1 is empty"), "{err}");
+}
