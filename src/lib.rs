@@ -3,3 +3,5 @@
 //! ingest → language → embed → cluster → describe → output.
 
 pub mod embed;
+pub mod ingest;
+pub mod language;

@@ -1,0 +1,421 @@
+//! The `ingest` stage: finds article files, decodes them, and cuts them into
+//! paragraphs, leaving out junk (too short, navigation, duplicates) with a
+//! count per reason.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+const EXTENSIONS: [&str; 5] = ["txt", "md", "markdown", "html", "htm"];
+/// Shortest paragraph kept, in Latin-letter equivalents (see [`weighted_length`]).
+pub const MIN_PARAGRAPH_WEIGHT: usize = 40;
+/// Units shorter than this can be headings or navigation.
+const SHORT_UNIT_WEIGHT: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("--input {0}: no such file or directory")]
+    MissingInput(PathBuf),
+    #[error("--input {path}: found no .txt, .md or .html files")]
+    NoFiles { path: PathBuf },
+    #[error("{path}: cannot read the file: {source}")]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {reason}; save it as UTF-8 and run again")]
+    Undecodable { path: PathBuf, reason: String },
+    #[error("the inputs hold no paragraph long enough to cluster ({skipped} left out as junk)")]
+    NoParagraphs { skipped: usize },
+}
+
+/// One paragraph as it will be embedded and reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Paragraph {
+    /// Path relative to the input folder it was found in (or the file name).
+    pub file: String,
+    /// 1-based number among the kept paragraphs of its file.
+    pub number: usize,
+    pub text: String,
+}
+
+/// Why a piece of text was left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    TooShort,
+    Navigation,
+    Duplicate,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Corpus {
+    pub files: Vec<String>,
+    pub paragraphs: Vec<Paragraph>,
+    pub skipped: BTreeMap<SkipReason, usize>,
+    /// Files that needed a legacy encoding, with the encoding used.
+    pub decoded_as: BTreeMap<String, String>,
+}
+
+struct SourceFile {
+    display: String,
+    path: PathBuf,
+}
+
+/// Reads every supported file under `inputs` (files or folders, recursive).
+pub fn read_corpus(inputs: &[PathBuf]) -> Result<Corpus, IngestError> {
+    let mut sources = Vec::new();
+    for input in inputs {
+        sources.extend(find_files(input)?);
+    }
+    let texts: Vec<(String, String, Option<&'static str>)> = sources
+        .par_iter()
+        .map(|s| {
+            let bytes = std::fs::read(&s.path).map_err(|e| IngestError::Unreadable { path: s.path.clone(), source: e })?;
+            let (text, legacy) = decode(&bytes).map_err(|reason| IngestError::Undecodable { path: s.path.clone(), reason })?;
+            Ok((s.display.clone(), plain_text(&s.path, &text), legacy))
+        })
+        .collect::<Result<_, IngestError>>()?;
+
+    let mut corpus = Corpus::default();
+    let mut seen = HashSet::new();
+    for (file, text, legacy) in texts {
+        if let Some(encoding) = legacy {
+            tracing::info!("{file}: decoded as {encoding}");
+            corpus.decoded_as.insert(file.clone(), encoding.to_string());
+        }
+        let mut number = 0;
+        for unit in split_paragraphs(&text, &mut corpus.skipped) {
+            if !seen.insert(unit.clone()) {
+                *corpus.skipped.entry(SkipReason::Duplicate).or_default() += 1;
+                continue;
+            }
+            number += 1;
+            corpus.paragraphs.push(Paragraph { file: file.clone(), number, text: unit });
+        }
+        corpus.files.push(file);
+    }
+    if corpus.paragraphs.is_empty() {
+        return Err(IngestError::NoParagraphs { skipped: corpus.skipped.values().sum() });
+    }
+    Ok(corpus)
+}
+
+fn find_files(input: &Path) -> Result<Vec<SourceFile>, IngestError> {
+    if input.is_file() {
+        let display = input.file_name().map_or_else(|| input.display().to_string(), |n| n.to_string_lossy().into());
+        return Ok(vec![SourceFile { display, path: input.to_path_buf() }]);
+    }
+    if !input.is_dir() {
+        return Err(IngestError::MissingInput(input.to_path_buf()));
+    }
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(input).sort_by_file_name() {
+        let entry = entry.map_err(|e| IngestError::Unreadable {
+            path: e.path().unwrap_or(input).to_path_buf(),
+            source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("cannot walk the folder")),
+        })?;
+        let supported = entry
+            .path()
+            .extension()
+            .and_then(|x| x.to_str())
+            .is_some_and(|x| EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()));
+        if entry.file_type().is_file() && supported {
+            let relative = entry.path().strip_prefix(input).unwrap_or(entry.path());
+            files.push(SourceFile {
+                display: relative.to_string_lossy().replace('\\', "/"),
+                path: entry.path().to_path_buf(),
+            });
+        }
+    }
+    if files.is_empty() {
+        return Err(IngestError::NoFiles { path: input.to_path_buf() });
+    }
+    Ok(files)
+}
+
+/// Decodes bytes to text: a BOM decides when present, then strict UTF-8,
+/// then the most likely legacy encoding. Never returns replacement garbage.
+fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
+    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        return encoding
+            .decode_without_bom_handling_and_without_replacement(&bytes[bom_len..])
+            .map(|t| (t.into_owned(), None))
+            .ok_or_else(|| format!("is not valid {} although it starts with that byte-order mark", encoding.name()));
+    }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        if text.contains('\0') {
+            return Err("looks like a binary file (it holds NUL bytes), not text".into());
+        }
+        return Ok((text.to_string(), None));
+    }
+    if bytes.contains(&0) {
+        return Err("looks like a binary file (it holds NUL bytes), not text".into());
+    }
+    let mut detector = chardetng::EncodingDetector::new();
+    detector.feed(bytes, true);
+    let encoding = detector.guess(None, true);
+    encoding
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .map(|t| (t.into_owned(), Some(encoding.name())))
+        .ok_or_else(|| format!("is neither UTF-8 nor valid {}", encoding.name()))
+}
+
+/// The readable text of a file: markup removed for HTML and Markdown.
+fn plain_text(path: &Path, text: &str) -> String {
+    let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "html" | "htm" => html_text(text),
+        "md" | "markdown" => markdown_text(text),
+        _ => text.to_string(),
+    }
+}
+
+fn html_text(html: &str) -> String {
+    use scraper::node::Node;
+    const SKIP: [&str; 9] = ["script", "style", "noscript", "template", "svg", "head", "iframe", "object", "canvas"];
+    const BLOCK: [&str; 30] = [
+        "p", "div", "section", "article", "main", "header", "footer", "nav", "aside", "h1", "h2", "h3", "h4", "h5",
+        "h6", "li", "ul", "ol", "dl", "dt", "dd", "blockquote", "pre", "table", "tr", "td", "th", "figcaption", "hr",
+        "title",
+    ];
+    fn walk(node: ego_tree::NodeRef<'_, Node>, out: &mut String) {
+        match node.value() {
+            Node::Text(text) => out.push_str(&text.replace(['\n', '\r', '\t'], " ")),
+            Node::Element(element) => {
+                let name = element.name();
+                if SKIP.contains(&name) {
+                    return;
+                }
+                let block = BLOCK.contains(&name);
+                if name == "br" {
+                    out.push('\n');
+                }
+                if block {
+                    out.push_str("\n\n");
+                }
+                for child in node.children() {
+                    walk(child, out);
+                }
+                if block {
+                    out.push_str("\n\n");
+                }
+            }
+            _ => {
+                for child in node.children() {
+                    walk(child, out);
+                }
+            }
+        }
+    }
+    let document = scraper::Html::parse_document(html);
+    let mut out = String::new();
+    walk(document.tree.root(), &mut out);
+    out
+}
+
+fn markdown_text(md: &str) -> String {
+    let link = regex::Regex::new(r"!?\[([^\]]*)\]\([^)]*\)").expect("valid regex");
+    let mut out = String::new();
+    let mut in_code = false;
+    for line in md.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_code = !in_code;
+            out.push('\n');
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        let line = trimmed.trim_start_matches('#').trim_start_matches('>');
+        let line = link.replace_all(line, "$1");
+        out.push_str(&line.replace("**", "").replace("__", ""));
+        out.push('\n');
+    }
+    out
+}
+
+/// Length in Latin-letter equivalents: a Han or kana character carries about
+/// as much as three Latin letters, a Hangul syllable about two.
+pub fn weighted_length(text: &str) -> usize {
+    text.chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c as u32 {
+            0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FFFF => 3,
+            0xAC00..=0xD7AF => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+fn ends_like_a_sentence(text: &str) -> bool {
+    text.trim_end()
+        .chars()
+        .last()
+        .is_some_and(|c| ".!?。！？…\"”»'’)）".contains(c))
+}
+
+fn is_navigation(text: &str) -> bool {
+    const MARKERS: [&str; 40] = [
+        "previous", "next post", "next article", "read more", "source link", "leave a reply", "leave a comment",
+        "write a comment", "new call to action", "share this", "subscribe", "sign up", "log in", "click here",
+        "back to top", "cookie", " > ", "»", "«", "←", "→", "上一篇", "下一篇", "上一页", "下一页", "首页",
+        "当前位置", "返回列表", "הקודם", "הבא", "לכתבה", "poprzedni", "następny", "czytaj więcej", "dodaj komentarz",
+        "udostępnij", "zurück", "weiterlesen", "précédent", "suivant",
+    ];
+    let lower = text.to_lowercase();
+    MARKERS.iter().any(|m| lower.contains(m))
+}
+
+/// Blank-line separated blocks, each a list of whitespace-normalized lines.
+fn blocks(text: &str) -> Vec<Vec<String>> {
+    let mut blocks = vec![Vec::new()];
+    for line in text.lines() {
+        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        match (line.is_empty(), blocks.last_mut()) {
+            (true, Some(last)) if !last.is_empty() => blocks.push(Vec::new()),
+            (false, Some(last)) => last.push(line),
+            _ => {}
+        }
+    }
+    blocks.retain(|b| !b.is_empty());
+    blocks
+}
+
+/// A block whose lines are hard-wrapped prose is one unit; otherwise each
+/// line is a unit of its own.
+fn block_units(lines: Vec<String>) -> Vec<String> {
+    let wrapped = lines.len() > 1
+        && lines[..lines.len() - 1].iter().all(|l| weighted_length(l) >= 50 && !ends_like_a_sentence(l));
+    if wrapped {
+        vec![lines.join(" ")]
+    } else {
+        lines
+    }
+}
+
+/// Cuts a file's text into paragraphs. Blank lines separate blocks; inside a
+/// block, or in a file without blank lines, each line is a unit. A short line
+/// that does not end like a sentence is a heading and joins the unit below it.
+fn split_paragraphs(text: &str, skipped: &mut BTreeMap<SkipReason, usize>) -> Vec<String> {
+    let mut count = |reason| *skipped.entry(reason).or_default() += 1;
+    let units = blocks(text).into_iter().flat_map(block_units);
+
+    let mut paragraphs = Vec::new();
+    let mut heading: Option<String> = None;
+    for unit in units {
+        let weight = weighted_length(&unit);
+        if weight < SHORT_UNIT_WEIGHT && is_navigation(&unit) {
+            count(SkipReason::Navigation);
+            continue;
+        }
+        if weight < SHORT_UNIT_WEIGHT && !ends_like_a_sentence(&unit) {
+            // A heading that another heading replaces carried no paragraph.
+            if heading.replace(unit).is_some() {
+                count(SkipReason::TooShort);
+            }
+            continue;
+        }
+        let paragraph = match heading.take() {
+            Some(h) => format!("{h}\n{unit}"),
+            None => unit,
+        };
+        if weighted_length(&paragraph) < MIN_PARAGRAPH_WEIGHT {
+            count(SkipReason::TooShort);
+            continue;
+        }
+        paragraphs.push(paragraph);
+    }
+    if heading.is_some() {
+        count(SkipReason::TooShort);
+    }
+    paragraphs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(text: &str) -> (Vec<String>, BTreeMap<SkipReason, usize>) {
+        let mut skipped = BTreeMap::new();
+        (split_paragraphs(text, &mut skipped), skipped)
+    }
+
+    #[test]
+    fn one_paragraph_per_line_with_headings_attached() {
+        let text = "Why Small Business Owners Should Care\n\
+                    For small business owners, recognizing the tension between operations and strategy is key.\n\
+                    Another paragraph that is long enough to be kept as its own paragraph here.\n";
+        let (paragraphs, _) = split(text);
+        assert_eq!(paragraphs.len(), 2);
+        assert!(paragraphs[0].starts_with("Why Small Business Owners Should Care\nFor small"));
+    }
+
+    #[test]
+    fn blank_line_blocks_and_junk_are_counted() {
+        let text = "Yes, you are not mistaken.\n\n\
+                    Imagine that your company appears for a few minutes on a national TV show with millions of viewers.\n\n\
+                    New call to action\n\nSource link\n\nLeave a Reply\n\nAdd Row\n";
+        let (paragraphs, skipped) = split(text);
+        assert_eq!(paragraphs.len(), 1, "{paragraphs:?}");
+        assert_eq!(skipped[&SkipReason::Navigation], 3);
+        assert_eq!(skipped[&SkipReason::TooShort], 2);
+    }
+
+    #[test]
+    fn chinese_is_measured_by_what_it_says() {
+        assert!(weighted_length("客户体验是新的战场，企业需要进行文化改革。") >= MIN_PARAGRAPH_WEIGHT);
+        assert!(weighted_length("Customer experience is new.") < MIN_PARAGRAPH_WEIGHT);
+        let (paragraphs, skipped) = split("业务中心\n您的当前位置是:首页 > 业务中心\n\u{3000}\u{3000}客户体验是新的战场，企业需要进行文化改革，反映这一新的客户关注点。\n");
+        assert_eq!(paragraphs, vec!["业务中心\n客户体验是新的战场，企业需要进行文化改革，反映这一新的客户关注点。"]);
+        assert_eq!(skipped[&SkipReason::Navigation], 1);
+    }
+
+    #[test]
+    fn decodes_boms_and_legacy_encodings() {
+        let utf8_bom = [&[0xEF, 0xBB, 0xBF][..], "Zażółć".as_bytes()].concat();
+        assert_eq!(decode(&utf8_bom).unwrap().0, "Zażółć");
+        let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("שלום עולם".encode_utf16().flat_map(|u| u.to_le_bytes())).collect();
+        assert_eq!(decode(&utf16).unwrap().0, "שלום עולם");
+        let (gbk, _, _) = encoding_rs::GBK.encode("企业的业务目标已发生变化，如今每个人都有责任推动全组织范围的发展。");
+        let (text, legacy) = decode(&gbk).unwrap();
+        assert_eq!(text, "企业的业务目标已发生变化，如今每个人都有责任推动全组织范围的发展。");
+        assert_eq!(legacy, Some("GBK"));
+        let (cp1252, _, _) = encoding_rs::WINDOWS_1252.encode("Café déjà vu — naïve résumé, “quoted”.");
+        assert_eq!(decode(&cp1252).unwrap().0, "Café déjà vu — naïve résumé, “quoted”.");
+        assert!(decode(b"\x00\x01\x02binary\xff").unwrap_err().contains("binary"));
+    }
+
+    #[test]
+    fn html_keeps_text_and_drops_scripts_and_markup() {
+        let html = "<html><head><title>t</title><style>p{}</style></head><body>\
+                    <script>var x = 'Never shown in any paragraph at all, ever, really';</script>\
+                    <p>First paragraph with <b>bold</b> text that is long enough to keep.</p>\
+                    <div>Second paragraph, inside a div, also long enough to be kept.</div></body></html>";
+        let (paragraphs, _) = split(&html_text(html));
+        assert_eq!(
+            paragraphs,
+            vec![
+                "First paragraph with bold text that is long enough to keep.",
+                "Second paragraph, inside a div, also long enough to be kept."
+            ]
+        );
+    }
+
+    #[test]
+    fn hard_wrapped_blocks_are_one_paragraph() {
+        let text = "This paragraph was wrapped by an editor at a fixed width, so its lines\n\
+                    continue one another and must be read as a single paragraph of text.\n\n\
+                    A second paragraph stands after the blank line and is long enough.\n";
+        let (paragraphs, _) = split(text);
+        assert_eq!(paragraphs.len(), 2, "{paragraphs:?}");
+        assert!(paragraphs[0].ends_with("single paragraph of text."));
+    }
+
+    #[test]
+    fn markdown_markup_is_removed() {
+        let md = "# Heading of the piece\n\nA paragraph with a [link](http://example.invalid) and **bold** words in it.\n";
+        let (paragraphs, _) = split(&markdown_text(md));
+        assert_eq!(paragraphs, vec!["Heading of the piece\nA paragraph with a link and bold words in it."]);
+    }
+}
