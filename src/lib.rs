@@ -5,3 +5,4 @@
 pub mod embed;
 pub mod ingest;
 pub mod language;
+pub mod cluster;

@@ -1,0 +1,439 @@
+//! The `cluster` stage: removes the language signal from the embeddings and
+//! groups paragraphs into themes with k-means (k-means++, several restarts,
+//! a fixed seed).
+//!
+//! Multilingual vectors sit in one region per language, so plain k-means
+//! groups by language. Each vector is modelled as its theme's centroid plus
+//! its language's offset; the offsets are fitted jointly with the clusters
+//! (start from each language's mean, then alternate k-means on the corrected
+//! vectors with offset = mean residual of that language). Unlike subtracting
+//! each language's mean once, this keeps working when one language's
+//! articles cover only some of the themes.
+
+use std::collections::BTreeMap;
+
+use linfa::prelude::*;
+use linfa_clustering::{KMeans, KMeansInit};
+use ndarray::{Array2, ArrayView2, Axis};
+use rand_xoshiro::rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256Plus;
+use serde::Serialize;
+
+/// Rounds of alternating offsets and clusters in [`Debias::Joint`].
+const JOINT_ROUNDS: usize = 10;
+/// Largest k tried by `--k auto`.
+const AUTO_K_MAX: usize = 30;
+/// Most points the silhouette of one candidate k is computed on.
+const SILHOUETTE_SAMPLE: usize = 2000;
+
+/// How the language signal is removed before clustering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Debias {
+    /// Language offsets fitted jointly with the clusters (default).
+    Joint,
+    /// Subtract each language's mean vector once.
+    Mean,
+    /// Plain k-means on the model's vectors (groups by language).
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum KChoice {
+    Auto,
+    Fixed(usize),
+}
+
+impl std::str::FromStr for KChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(KChoice::Auto);
+        }
+        match s.parse::<usize>() {
+            Ok(k) if k >= 1 => Ok(KChoice::Fixed(k)),
+            _ => Err(format!("expected a whole number of themes (1 or more) or `auto`, got {s:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    pub k: KChoice,
+    pub seed: u64,
+    pub debias: Debias,
+    /// k-means restarts from fresh k-means++ seeds; the best inertia wins.
+    pub restarts: usize,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        Self { k: KChoice::Auto, seed: 42, debias: Debias::Joint, restarts: 10 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("--k {k} asks for more themes than there are paragraphs ({paragraphs})")]
+    KTooLarge { k: usize, paragraphs: usize },
+    #[error("k-means failed: {0}")]
+    KMeans(String),
+}
+
+/// How k was chosen, with every candidate's score, for run.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct KSelection {
+    pub k: usize,
+    pub method: String,
+    /// (k, mean silhouette) for each candidate tried by `--k auto`.
+    pub candidates: Vec<(usize, f64)>,
+}
+
+/// Themes found in the paragraphs. Labels are 0-based, ordered by theme size
+/// (largest first), ties by first paragraph.
+#[derive(Debug, Clone)]
+pub struct Clustering {
+    pub labels: Vec<usize>,
+    /// Language-corrected vectors, L2-normalized: the space themes live in.
+    pub vectors: Array2<f32>,
+    /// Normalized mean of each theme's corrected vectors.
+    pub centroids: Array2<f32>,
+    pub selection: KSelection,
+}
+
+impl Clustering {
+    pub fn k(&self) -> usize {
+        self.centroids.nrows()
+    }
+
+    /// Cosine of paragraph `i` to its theme's centroid.
+    pub fn similarity(&self, i: usize) -> f32 {
+        self.vectors.row(i).dot(&self.centroids.row(self.labels[i]))
+    }
+}
+
+/// Clusters `embeddings` (one row per paragraph) into themes.
+pub fn cluster(
+    embeddings: ArrayView2<f32>,
+    languages: &[String],
+    options: &ClusterOptions,
+) -> Result<Clustering, ClusterError> {
+    let n = embeddings.nrows();
+    let data = embeddings.mapv(f64::from);
+    let language_ids = index_languages(languages);
+
+    let (labels, corrected, selection) = match options.k {
+        KChoice::Fixed(k) if k > n => return Err(ClusterError::KTooLarge { k, paragraphs: n }),
+        KChoice::Fixed(k) => {
+            let (labels, corrected) = fit(&data, &language_ids, k, options)?;
+            (labels, corrected, KSelection { k, method: "fixed by --k".into(), candidates: vec![] })
+        }
+        KChoice::Auto => choose_k(&data, &language_ids, options)?,
+    };
+    Ok(finish(labels, &corrected, selection))
+}
+
+fn index_languages(languages: &[String]) -> Vec<usize> {
+    let mut ids = BTreeMap::new();
+    languages
+        .iter()
+        .map(|l| {
+            let next = ids.len();
+            *ids.entry(l.as_str()).or_insert(next)
+        })
+        .collect()
+}
+
+/// Runs k-means for one k with the chosen debiasing; returns labels and the
+/// corrected vectors they were found on.
+fn fit(
+    data: &Array2<f64>,
+    languages: &[usize],
+    k: usize,
+    options: &ClusterOptions,
+) -> Result<(Vec<usize>, Array2<f64>), ClusterError> {
+    match options.debias {
+        Debias::None => {
+            let (labels, _) = kmeans(data, k, options, None)?;
+            Ok((labels, data.clone()))
+        }
+        Debias::Mean => {
+            let corrected = subtract_offsets(data, languages, &language_means(data, languages));
+            let (labels, _) = kmeans(&corrected, k, options, None)?;
+            Ok((labels, corrected))
+        }
+        Debias::Joint => {
+            let mut offsets = language_means(data, languages);
+            let mut init = None;
+            let mut labels = Vec::new();
+            let mut corrected = subtract_offsets(data, languages, &offsets);
+            for _ in 0..JOINT_ROUNDS {
+                let (round_labels, centroids) = kmeans(&corrected, k, options, init.take())?;
+                let converged = round_labels == labels;
+                labels = round_labels;
+                offsets = residual_offsets(data, languages, &labels, &centroids, offsets.nrows());
+                corrected = subtract_offsets(data, languages, &offsets);
+                if converged {
+                    break;
+                }
+                init = Some(centroids);
+            }
+            // Labels always belong to the vectors they were assigned on.
+            let (final_labels, _) = kmeans(&corrected, k, options, Some(centroid_of(&corrected, &labels, k)))?;
+            Ok((final_labels, corrected))
+        }
+    }
+}
+
+fn centroid_of(data: &Array2<f64>, labels: &[usize], k: usize) -> Array2<f64> {
+    let mut sums = Array2::<f64>::zeros((k, data.ncols()));
+    let mut counts = vec![0usize; k];
+    for (row, &label) in data.rows().into_iter().zip(labels) {
+        sums.row_mut(label).scaled_add(1.0, &row);
+        counts[label] += 1;
+    }
+    for (mut row, count) in sums.rows_mut().into_iter().zip(counts) {
+        row /= count.max(1) as f64;
+    }
+    sums
+}
+
+fn language_means(data: &Array2<f64>, languages: &[usize]) -> Array2<f64> {
+    let count = languages.iter().max().map_or(0, |m| m + 1);
+    centroid_of(data, languages, count)
+}
+
+/// Offset of each language = mean of (vector − its theme centroid). The
+/// offsets are not re-centred: that would shift the corrected vectors away
+/// from the centroids the next round starts from.
+fn residual_offsets(
+    data: &Array2<f64>,
+    languages: &[usize],
+    labels: &[usize],
+    centroids: &Array2<f64>,
+    language_count: usize,
+) -> Array2<f64> {
+    let mut residuals = data.clone();
+    for (mut row, &label) in residuals.rows_mut().into_iter().zip(labels) {
+        row -= &centroids.row(label);
+    }
+    centroid_of(&residuals, languages, language_count)
+}
+
+fn subtract_offsets(data: &Array2<f64>, languages: &[usize], offsets: &Array2<f64>) -> Array2<f64> {
+    let mut out = data.clone();
+    for (mut row, &language) in out.rows_mut().into_iter().zip(languages) {
+        row -= &offsets.row(language);
+    }
+    out
+}
+
+/// k-means with k-means++ seeding and restarts, or from given centroids.
+fn kmeans(
+    data: &Array2<f64>,
+    k: usize,
+    options: &ClusterOptions,
+    init: Option<Array2<f64>>,
+) -> Result<(Vec<usize>, Array2<f64>), ClusterError> {
+    let dataset = DatasetBase::from(data.clone());
+    let rng = Xoshiro256Plus::seed_from_u64(options.seed);
+    let params = KMeans::params_with_rng(k, rng).max_n_iterations(300).tolerance(1e-6);
+    let params = match init {
+        Some(centroids) => params.n_runs(1).init_method(KMeansInit::Precomputed(centroids)),
+        None => params.n_runs(options.restarts.max(1)).init_method(KMeansInit::KMeansPlusPlus),
+    };
+    let model = params.fit(&dataset).map_err(|e| ClusterError::KMeans(e.to_string()))?;
+    let labels = model.predict(&dataset).to_vec();
+    Ok((labels, model.centroids().clone()))
+}
+
+/// `--k auto`: the k in 2..=min(30, √n·1.5) with the highest mean silhouette
+/// (cosine distance, on the language-corrected vectors).
+fn choose_k(
+    data: &Array2<f64>,
+    languages: &[usize],
+    options: &ClusterOptions,
+) -> Result<(Vec<usize>, Array2<f64>, KSelection), ClusterError> {
+    let n = data.nrows();
+    let k_max = (((n as f64).sqrt() * 1.5) as usize).clamp(2, AUTO_K_MAX).min(n);
+    if n < 3 {
+        let (labels, corrected) = fit(data, languages, 1, options)?;
+        let selection = KSelection { k: 1, method: "one theme: fewer than 3 paragraphs".into(), candidates: vec![] };
+        return Ok((labels, corrected, selection));
+    }
+    let mut best: Option<(f64, Vec<usize>, Array2<f64>)> = None;
+    let mut candidates = Vec::new();
+    for k in 2..=k_max {
+        let (labels, corrected) = fit(data, languages, k, options)?;
+        let score = silhouette(&corrected, &labels, k);
+        tracing::debug!("k = {k}: silhouette {score:.4}");
+        candidates.push((k, score));
+        if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
+            best = Some((score, labels, corrected));
+        }
+    }
+    let (_, labels, corrected) = best.expect("at least one candidate");
+    let k = labels.iter().max().map_or(1, |m| m + 1);
+    let selection = KSelection {
+        k,
+        method: format!("highest mean silhouette (cosine) over k = 2..={k_max}"),
+        candidates,
+    };
+    Ok((labels, corrected, selection))
+}
+
+fn normalized_rows(data: &Array2<f64>) -> Array2<f64> {
+    let mut out = data.clone();
+    for mut row in out.rows_mut() {
+        let norm = row.dot(&row).sqrt().max(1e-12);
+        row /= norm;
+    }
+    out
+}
+
+/// Mean silhouette with cosine distance, on an evenly spaced sample.
+fn silhouette(data: &Array2<f64>, labels: &[usize], k: usize) -> f64 {
+    let step = data.nrows().div_ceil(SILHOUETTE_SAMPLE).max(1);
+    let sample: Vec<usize> = (0..data.nrows()).step_by(step).collect();
+    let unit = normalized_rows(data).select(Axis(0), &sample);
+    let sample_labels: Vec<usize> = sample.iter().map(|&i| labels[i]).collect();
+    let distances = 1.0 - unit.dot(&unit.t());
+    let mut total = 0.0;
+    for i in 0..sample.len() {
+        let mut sums = vec![0.0; k];
+        let mut counts = vec![0usize; k];
+        for j in 0..sample.len() {
+            if i != j {
+                sums[sample_labels[j]] += distances[[i, j]];
+                counts[sample_labels[j]] += 1;
+            }
+        }
+        let own = sample_labels[i];
+        if counts[own] == 0 {
+            continue; // a singleton's silhouette is 0
+        }
+        let a = sums[own] / counts[own] as f64;
+        let b = (0..k)
+            .filter(|&c| c != own && counts[c] > 0)
+            .map(|c| sums[c] / counts[c] as f64)
+            .fold(f64::INFINITY, f64::min);
+        if b.is_finite() {
+            total += (b - a) / a.max(b);
+        }
+    }
+    total / sample.len() as f64
+}
+
+/// Renumbers themes by size and computes the normalized centroids.
+fn finish(labels: Vec<usize>, corrected: &Array2<f64>, selection: KSelection) -> Clustering {
+    let k = labels.iter().max().map_or(1, |m| m + 1);
+    let mut sizes: Vec<(usize, usize, usize)> = (0..k)
+        .map(|c| {
+            let size = labels.iter().filter(|&&l| l == c).count();
+            let first = labels.iter().position(|&l| l == c).unwrap_or(usize::MAX);
+            (c, size, first)
+        })
+        .filter(|&(_, size, _)| size > 0)
+        .collect();
+    sizes.sort_by_key(|&(_, size, first)| (std::cmp::Reverse(size), first));
+    let mut renumber = vec![0; k];
+    for (new, &(old, _, _)) in sizes.iter().enumerate() {
+        renumber[old] = new;
+    }
+    let labels: Vec<usize> = labels.iter().map(|&l| renumber[l]).collect();
+    let k = sizes.len();
+    let vectors = normalized_rows(corrected);
+    let centroids = normalized_rows(&centroid_of(&vectors, &labels, k));
+    Clustering {
+        labels,
+        vectors: vectors.mapv(|x| x as f32),
+        centroids: centroids.mapv(|x| x as f32),
+        selection: KSelection { k, ..selection },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    /// Two themes × two languages; the language shift is larger than the
+    /// theme difference, as with real multilingual vectors.
+    fn toy() -> (Array2<f32>, Vec<String>, Vec<usize>) {
+        let mut rows = Vec::new();
+        let mut languages = Vec::new();
+        let mut themes = Vec::new();
+        for (lang, shift) in [("en", 0.0f32), ("he", 5.0)] {
+            for theme in 0..2 {
+                for j in 0..6 {
+                    let jitter = j as f32 * 0.01;
+                    rows.extend([shift + jitter, theme as f32 + jitter, 1.0]);
+                    languages.push(lang.to_string());
+                    themes.push(theme);
+                }
+            }
+        }
+        (Array2::from_shape_vec((24, 3), rows).unwrap(), languages, themes)
+    }
+
+    fn agrees_with(themes: &[usize], labels: &[usize]) -> bool {
+        (0..themes.len()).all(|i| (0..themes.len()).all(|j| (themes[i] == themes[j]) == (labels[i] == labels[j])))
+    }
+
+    #[test]
+    fn plain_kmeans_splits_by_language_and_debiasing_by_theme() {
+        let (data, languages, themes) = toy();
+        let opts = |debias| ClusterOptions { k: KChoice::Fixed(2), debias, ..Default::default() };
+        let plain = cluster(data.view(), &languages, &opts(Debias::None)).unwrap();
+        assert!(!agrees_with(&themes, &plain.labels));
+        for debias in [Debias::Mean, Debias::Joint] {
+            let result = cluster(data.view(), &languages, &opts(debias)).unwrap();
+            assert!(agrees_with(&themes, &result.labels), "{debias:?}: {:?}", result.labels);
+        }
+    }
+
+    #[test]
+    fn joint_offsets_survive_a_language_that_covers_one_theme() {
+        let (data, languages, themes) = toy();
+        // Hebrew keeps all of theme 1 but a third of theme 0: its mean now
+        // carries topic too.
+        let keep: Vec<usize> = (0..24)
+            .filter(|&i| languages[i] == "en" || themes[i] == 1 || i % 6 < 2)
+            .collect();
+        let data = data.select(Axis(0), &keep);
+        let languages: Vec<String> = keep.iter().map(|&i| languages[i].clone()).collect();
+        let themes: Vec<usize> = keep.iter().map(|&i| themes[i]).collect();
+        let opts = ClusterOptions { k: KChoice::Fixed(2), debias: Debias::Joint, ..Default::default() };
+        let result = cluster(data.view(), &languages, &opts).unwrap();
+        assert!(agrees_with(&themes, &result.labels), "{:?}", result.labels);
+    }
+
+    #[test]
+    fn auto_k_records_every_candidate_and_k_too_large_is_refused() {
+        let (data, languages, _) = toy();
+        let result = cluster(data.view(), &languages, &ClusterOptions::default()).unwrap();
+        assert_eq!(result.selection.k, 2);
+        assert!(result.selection.candidates.len() >= 2);
+        let err = cluster(data.view(), &languages, &ClusterOptions { k: KChoice::Fixed(99), ..Default::default() })
+            .unwrap_err();
+        assert!(err.to_string().contains("--k 99"));
+    }
+
+    #[test]
+    fn themes_are_numbered_by_size() {
+        let data = array![[1.0f32, 0.0], [1.0, 0.1], [0.0, 1.0], [1.0, 0.05]];
+        let langs = vec!["en".to_string(); 4];
+        let opts = ClusterOptions { k: KChoice::Fixed(2), debias: Debias::None, ..Default::default() };
+        let result = cluster(data.view(), &langs, &opts).unwrap();
+        assert_eq!(result.labels, vec![0, 0, 1, 0]);
+        assert!(result.similarity(2) > 0.99);
+    }
+
+    #[test]
+    fn k_parses_numbers_and_auto() {
+        assert_eq!("auto".parse::<KChoice>().unwrap(), KChoice::Auto);
+        assert_eq!("13".parse::<KChoice>().unwrap(), KChoice::Fixed(13));
+        assert!("0".parse::<KChoice>().is_err());
+        assert!("many".parse::<KChoice>().is_err());
+    }
+}
