@@ -1,0 +1,342 @@
+//! The command line: flags, logging, progress, and the job that runs the
+//! stages in order (ingest → language → embed → cluster → describe → output).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::bench;
+use crate::cluster::{self, ClusterError, ClusterOptions, Debias, KChoice};
+use crate::describe;
+use crate::embed::{DeviceChoice, EmbedError, EmbedOptions, Embedder, ModelStore, DEFAULT_MODEL};
+use crate::ingest::{self, IngestError};
+use crate::language;
+use crate::output::{self, OutputError};
+
+/// Groups the paragraphs of articles in many languages into cross-language
+/// themes and writes them as spreadsheet-ready CSV.
+///
+/// With no arguments, runs the whole job on seeds/ and writes to output/.
+#[derive(Debug, Parser)]
+#[command(name = "crossthemes", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    job: JobArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measure embedding speed: paragraphs, tokens, seconds, tokens/s, peak memory, device.
+    BenchEmbed {
+        /// Article files or folders to embed (repeatable).
+        #[arg(long, default_value = "seeds")]
+        input: Vec<PathBuf>,
+    },
+    /// Score how cross-language the themes are on a gold set of translations
+    /// (translation-pair agreement, NMI with the gold theme, NMI with language).
+    BenchThemes {
+        /// gold.csv with columns file,text,chapter,lang,group.
+        #[arg(long, default_value = "../shared/bench/installguide/gold.csv")]
+        gold: PathBuf,
+        /// Number of themes.
+        #[arg(long, default_value_t = 13)]
+        k: usize,
+        /// Imbalanced variants: keep this fraction of the chapters per language (repeatable).
+        #[arg(long = "keep", default_values_t = [0.5, 1.0 / 3.0])]
+        keep: Vec<f64>,
+        /// Random draws per imbalanced variant.
+        #[arg(long, default_value_t = 3)]
+        draws: u64,
+        /// Seed for k-means and for the chapters dropped.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+struct JobArgs {
+    /// Article files or folders, searched recursively for .txt, .md, .html and .htm (repeatable).
+    #[arg(long, default_value = "seeds")]
+    input: Vec<PathBuf>,
+    /// Folder for paragraphs.csv, themes.csv, theme_examples.csv and run.json.
+    #[arg(long, default_value = "output")]
+    output: PathBuf,
+    /// Number of themes, or `auto` to choose it by silhouette.
+    #[arg(long, default_value = "auto")]
+    k: KChoice,
+    /// Seed for k-means; the same input and seed give byte-identical CSVs.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// How the language signal is removed before clustering.
+    #[arg(long, value_enum, default_value_t = Debias::Joint)]
+    debias: Debias,
+    /// Also write embeddings.npy (float32, one row per line of paragraphs.csv).
+    #[arg(long)]
+    save_embeddings: bool,
+}
+
+#[derive(Debug, Args)]
+struct ModelArgs {
+    /// Hugging Face repo id or local model directory.
+    #[arg(long, global = true, default_value = DEFAULT_MODEL)]
+    model: String,
+    /// Where downloaded and converted models are kept.
+    #[arg(long, global = true, default_value = "models")]
+    models_dir: PathBuf,
+    /// Where the model runs; a GPU needs a build with --features cuda or metal.
+    #[arg(long, global = true, value_enum, default_value_t = DeviceChoice::Cpu)]
+    device: DeviceChoice,
+    /// Most paragraphs per forward pass.
+    #[arg(long, global = true, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    batch_size: u32,
+    /// Worker threads (default: all cores).
+    #[arg(long, global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+struct LogArgs {
+    /// Print nothing but errors.
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// More detail in the log (-v, -vv).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    if let Some(threads) = cli.model.threads {
+        // candle's matrix kernels size their pools from this variable too.
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(threads as usize).build_global() {
+            tracing::warn!("--threads: {e}");
+        }
+    }
+    let result = match &cli.command {
+        None => run_job(&cli),
+        Some(Command::BenchEmbed { input }) => bench_embed(&cli, input),
+        Some(Command::BenchThemes { gold, k, keep, draws, seed }) => bench_themes(&cli, gold, *k, keep, *draws, *seed),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            exit_code(&error)
+        }
+    }
+}
+
+/// 2 for a usage or input mistake the user can fix, 1 for anything else.
+fn exit_code(error: &anyhow::Error) -> i32 {
+    let user_mistake = error.downcast_ref::<IngestError>().is_some()
+        || matches!(error.downcast_ref::<OutputError>(), Some(OutputError::Unwritable { .. }))
+        || matches!(error.downcast_ref::<ClusterError>(), Some(ClusterError::KTooLarge { .. }))
+        || matches!(error.downcast_ref::<EmbedError>(), Some(EmbedError::BadModelDir { .. } | EmbedError::Device(_)));
+    if user_mistake {
+        2
+    } else {
+        1
+    }
+}
+
+fn init_logging(log: &LogArgs) {
+    let level = match (log.quiet, log.verbose) {
+        (true, _) => "error",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CROSSTHEMES_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,crossthemes={level}")));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn progress_bar(cli: &Cli, length: usize, what: &str) -> ProgressBar {
+    if cli.log.quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(length as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+fn load_embedder(cli: &Cli) -> anyhow::Result<Embedder> {
+    let model = ModelStore::new(&cli.model.models_dir).resolve(&cli.model.model)?;
+    let options = EmbedOptions { batch_size: cli.model.batch_size as usize, ..EmbedOptions::default() };
+    Ok(Embedder::load(model, cli.model.device, options)?)
+}
+
+fn embed_with_progress(
+    cli: &Cli,
+    embedder: &Embedder,
+    texts: &[&str],
+) -> anyhow::Result<(ndarray::Array2<f32>, crate::embed::EmbedStats)> {
+    let bar = progress_bar(cli, texts.len(), "embedding");
+    let result = embedder.embed(texts, &|done| bar.set_position(done as u64));
+    bar.finish_and_clear();
+    Ok(result?)
+}
+
+fn run_job(cli: &Cli) -> anyhow::Result<()> {
+    let job = &cli.job;
+    let started = chrono::Utc::now();
+    let mut timings = serde_json::Map::new();
+    let mut lap = {
+        let mut last = Instant::now();
+        move |stage: &str, timings: &mut serde_json::Map<String, serde_json::Value>| {
+            let seconds = last.elapsed().as_secs_f64();
+            timings.insert(stage.to_string(), json!((seconds * 1000.0).round() / 1000.0));
+            last = Instant::now();
+        }
+    };
+
+    output::prepare_dir(&job.output)?;
+    let corpus = ingest::read_corpus(&job.input)?;
+    let skipped: usize = corpus.skipped.values().sum();
+    tracing::info!(
+        "read {} files: {} paragraphs, {} pieces left out as junk",
+        corpus.files.len(),
+        corpus.paragraphs.len(),
+        skipped
+    );
+    if let KChoice::Fixed(k) = job.k {
+        if k > corpus.paragraphs.len() {
+            return Err(ClusterError::KTooLarge { k, paragraphs: corpus.paragraphs.len() }.into());
+        }
+    }
+    lap("ingest", &mut timings);
+
+    let texts: Vec<&str> = corpus.paragraphs.iter().map(|p| p.text.as_str()).collect();
+    let languages = language::detect_all(&texts);
+    lap("language", &mut timings);
+
+    let embedder = load_embedder(cli)?;
+    lap("model_load", &mut timings);
+    let (embeddings, stats) = embed_with_progress(cli, &embedder, &texts)?;
+    tracing::info!("embedded {} paragraphs ({} tokens) on {}", stats.texts, stats.tokens, embedder.device());
+    lap("embed", &mut timings);
+
+    let options = ClusterOptions { k: job.k, seed: job.seed, debias: job.debias, ..Default::default() };
+    let spinner = progress_bar(cli, 1, "clustering");
+    let clustering = cluster::cluster(embeddings.view(), &languages, &options)?;
+    spinner.finish_and_clear();
+    tracing::info!("{} themes ({})", clustering.k(), clustering.selection.method);
+    lap("cluster", &mut timings);
+
+    let themes = describe::describe(&corpus.paragraphs, &languages, &clustering);
+    lap("describe", &mut timings);
+
+    let mut language_counts = std::collections::BTreeMap::new();
+    for l in &languages {
+        *language_counts.entry(l.as_str()).or_insert(0usize) += 1;
+    }
+    let model = embedder.model();
+    let mut run = json!({
+        "crossthemes_version": env!("CARGO_PKG_VERSION"),
+        "started_at": started.to_rfc3339(),
+        "inputs": job.input,
+        "output": job.output,
+        "model": {
+            "name": model.name,
+            "directory": model.dir,
+            "identity": model.identity(),
+            "provenance": model.provenance,
+        },
+        "device": embedder.device(),
+        "embedding": {"batch_size": cli.model.batch_size, "stats": stats},
+        "k": clustering.k(),
+        "k_selection": clustering.selection,
+        "debias": job.debias,
+        "seed": job.seed,
+        "counts": {
+            "files": corpus.files.len(),
+            "paragraphs": corpus.paragraphs.len(),
+            "skipped": corpus.skipped,
+            "languages": language_counts,
+        },
+        "files": corpus.files,
+        "decoded_as": corpus.decoded_as,
+    });
+    lap("report", &mut timings);
+    run["timings_seconds"] = serde_json::Value::Object(timings);
+    let report = output::Report {
+        paragraphs: &corpus.paragraphs,
+        languages: &languages,
+        clustering: &clustering,
+        themes: &themes,
+        run: &run,
+        embeddings: job.save_embeddings.then_some(&embeddings),
+    };
+    let written = output::write_report(&job.output, &report)?;
+    let cross = themes.iter().filter(|t| t.languages.iter().filter(|(_, n)| *n >= 2).count() >= 2).count();
+    tracing::info!(
+        "wrote {} files to {}: {} themes, {} of them with two or more languages",
+        written.len(),
+        job.output.display(),
+        themes.len(),
+        cross
+    );
+    Ok(())
+}
+
+fn bench_embed(cli: &Cli, inputs: &[PathBuf]) -> anyhow::Result<()> {
+    let corpus = ingest::read_corpus(inputs)?;
+    let texts: Vec<&str> = corpus.paragraphs.iter().map(|p| p.text.as_str()).collect();
+    let embedder = load_embedder(cli)?;
+    let threads = rayon::current_num_threads();
+    let started = Instant::now();
+    let (_, stats) = embed_with_progress(cli, &embedder, &texts)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let peak = bench::peak_memory_bytes().map_or("unknown".to_string(), |b| format!("{:.0} MiB", b as f64 / 1048576.0));
+    println!("model        {}", embedder.model().name);
+    println!("device       {} ({threads} threads, batch size {})", embedder.device(), cli.model.batch_size);
+    println!("paragraphs   {}", stats.texts);
+    println!("tokens       {} ({} with padding)", stats.tokens, stats.padded_tokens);
+    println!("seconds      {seconds:.2}");
+    println!("tokens/s     {:.0}", stats.tokens as f64 / seconds);
+    println!("paragraphs/s {:.1}", stats.texts as f64 / seconds);
+    println!("peak memory  {peak}");
+    Ok(())
+}
+
+fn bench_themes(cli: &Cli, gold_path: &Path, k: usize, keep: &[f64], draws: u64, seed: u64) -> anyhow::Result<()> {
+    let gold = bench::read_gold(gold_path)?;
+    let texts: Vec<&str> = gold.iter().map(|g| g.text.as_str()).collect();
+    let embedder = load_embedder(cli)?;
+    let (embeddings, _) = embed_with_progress(cli, &embedder, &texts).context("embedding the gold paragraphs")?;
+    let rows = bench::theme_benchmark(&gold, &embeddings, k, keep, draws, seed)?;
+    println!("{} paragraphs, k = {k}, seed {seed}", gold.len());
+    println!("| variant | debias | paragraphs | agreement | NMI(theme, gold) | NMI(theme, language) |");
+    println!("|---|---|---|---|---|---|");
+    for row in rows {
+        println!(
+            "| {} | {:?} | {} | {:.3} | {:.3} | {:.3} |",
+            row.variant, row.debias, row.paragraphs, row.scores.agreement, row.scores.nmi_gold, row.scores.nmi_language
+        );
+    }
+    Ok(())
+}

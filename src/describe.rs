@@ -1,0 +1,297 @@
+//! The `describe` stage: what each theme is about. Size, paragraphs per
+//! language, cohesion, keywords by class-based TF-IDF over the words of every
+//! language (Chinese segmented with jieba, Japanese by script runs, each
+//! language's stop words dropped), a short label, and the paragraphs closest
+//! to the centroid, per language.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
+
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::cluster::Clustering;
+use crate::ingest::Paragraph;
+
+const KEYWORDS_PER_THEME: usize = 12;
+const LABEL_KEYWORDS: usize = 3;
+/// Closest paragraphs listed per theme and language.
+pub const EXAMPLES_PER_LANGUAGE: usize = 3;
+
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub language: String,
+    /// 1-based rank within its theme and language.
+    pub rank: usize,
+    pub paragraph: usize,
+    pub similarity: f32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Theme {
+    /// 1-based, largest theme first.
+    pub id: usize,
+    pub label: String,
+    pub size: usize,
+    /// (language, paragraphs), most paragraphs first.
+    pub languages: Vec<(String, usize)>,
+    /// Mean cosine of the members to the centroid.
+    pub cohesion: f32,
+    pub keywords: Vec<String>,
+    /// Index of the paragraph closest to the centroid.
+    pub representative: usize,
+    pub examples: Vec<Example>,
+}
+
+impl Theme {
+    /// "en:24 he:9 zh:7".
+    pub fn language_summary(&self) -> String {
+        self.languages.iter().map(|(l, n)| format!("{l}:{n}")).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Describes every theme of `clustering`; `languages[i]` is paragraph i's.
+pub fn describe(paragraphs: &[Paragraph], languages: &[String], clustering: &Clustering) -> Vec<Theme> {
+    let keywords = keywords(paragraphs, languages, &clustering.labels, clustering.k());
+    (0..clustering.k())
+        .zip(keywords)
+        .map(|(theme, keywords)| {
+            let members: Vec<usize> = (0..paragraphs.len()).filter(|&i| clustering.labels[i] == theme).collect();
+            let similarity = |i: usize| clustering.similarity(i);
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for &i in &members {
+                *counts.entry(languages[i].as_str()).or_default() += 1;
+            }
+            let mut language_counts: Vec<(String, usize)> = counts.into_iter().map(|(l, n)| (l.to_string(), n)).collect();
+            language_counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+
+            let by_similarity = |a: &usize, b: &usize| similarity(*b).total_cmp(&similarity(*a)).then(a.cmp(b));
+            let mut ranked = members.clone();
+            ranked.sort_by(by_similarity);
+            let examples = language_counts
+                .iter()
+                .flat_map(|(language, _)| {
+                    ranked
+                        .iter()
+                        .filter(|&&i| &languages[i] == language)
+                        .take(EXAMPLES_PER_LANGUAGE)
+                        .enumerate()
+                        .map(|(rank, &i)| Example {
+                            language: language.clone(),
+                            rank: rank + 1,
+                            paragraph: i,
+                            similarity: similarity(i),
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let cohesion = members.iter().map(|&i| similarity(i)).sum::<f32>() / members.len().max(1) as f32;
+            let label = if keywords.is_empty() {
+                format!("theme {}", theme + 1)
+            } else {
+                keywords.iter().take(LABEL_KEYWORDS).cloned().collect::<Vec<_>>().join(" · ")
+            };
+            Theme {
+                id: theme + 1,
+                label,
+                size: members.len(),
+                languages: language_counts,
+                cohesion,
+                keywords,
+                representative: ranked[0],
+                examples,
+            }
+        })
+        .collect()
+}
+
+/// Class-based TF-IDF: a term's share of its theme's words, times
+/// ln(1 + average words per theme / the term's count in all themes). Each
+/// theme's keywords take turns between its languages, largest first, so its
+/// languages stand side by side.
+fn keywords(paragraphs: &[Paragraph], languages: &[String], labels: &[usize], k: usize) -> Vec<Vec<String>> {
+    use rayon::prelude::*;
+    let words: Vec<Vec<String>> = paragraphs
+        .par_iter()
+        .zip(languages.par_iter())
+        .map(|(p, language)| terms(&p.text, language))
+        .collect();
+
+    let mut per_theme_language: Vec<BTreeMap<&str, HashMap<&str, usize>>> = vec![BTreeMap::new(); k];
+    let mut theme_totals = vec![0usize; k];
+    let mut overall: HashMap<&str, usize> = HashMap::new();
+    let mut paragraphs_per_language: Vec<HashMap<&str, usize>> = vec![HashMap::new(); k];
+    for ((terms, language), &theme) in words.iter().zip(languages).zip(labels) {
+        let counts = per_theme_language[theme].entry(language.as_str()).or_default();
+        for term in terms {
+            *counts.entry(term.as_str()).or_default() += 1;
+            *overall.entry(term.as_str()).or_default() += 1;
+        }
+        theme_totals[theme] += terms.len();
+        *paragraphs_per_language[theme].entry(language.as_str()).or_default() += 1;
+    }
+    let average = theme_totals.iter().sum::<usize>() as f64 / k.max(1) as f64;
+
+    (0..k)
+        .map(|theme| {
+            let total = theme_totals[theme].max(1) as f64;
+            let mut ranked_by_language: Vec<(usize, &str, Vec<&str>)> = per_theme_language[theme]
+                .iter()
+                .map(|(language, counts)| {
+                    let mut scored: Vec<(f64, &str)> = counts
+                        .iter()
+                        .filter(|(_, &count)| count >= 2 || counts.len() < 20)
+                        .map(|(&term, &count)| {
+                            let idf = (1.0 + average / overall[term] as f64).ln();
+                            (count as f64 / total * idf, term)
+                        })
+                        .collect();
+                    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+                    let size = paragraphs_per_language[theme][language];
+                    (size, *language, scored.into_iter().map(|(_, t)| t).collect())
+                })
+                .collect();
+            ranked_by_language.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+
+            let mut chosen: Vec<String> = Vec::new();
+            let mut seen = HashSet::new();
+            let mut cursors = vec![0usize; ranked_by_language.len()];
+            while chosen.len() < KEYWORDS_PER_THEME {
+                let mut progressed = false;
+                for (slot, (_, _, ranked)) in ranked_by_language.iter().enumerate() {
+                    while cursors[slot] < ranked.len() && !seen.insert(ranked[cursors[slot]]) {
+                        cursors[slot] += 1;
+                    }
+                    if cursors[slot] < ranked.len() && chosen.len() < KEYWORDS_PER_THEME {
+                        chosen.push(ranked[cursors[slot]].to_string());
+                        cursors[slot] += 1;
+                        progressed = true;
+                    }
+                }
+                if !progressed {
+                    break;
+                }
+            }
+            chosen
+        })
+        .collect()
+}
+
+/// Content words of `text` in `language`, lower-cased, stop words dropped.
+pub fn terms(text: &str, language: &str) -> Vec<String> {
+    let raw: Vec<String> = match language {
+        "zh" => jieba().cut(text, true).into_iter().map(str::to_string).collect(),
+        "ja" => script_runs(text),
+        _ => text.unicode_words().map(str::to_string).collect(),
+    };
+    let stop = stop_words(language);
+    let english = stop_words("en");
+    raw.into_iter()
+        .map(|w| w.to_lowercase())
+        .filter(|w| {
+            let chars = w.chars().count();
+            let has_letter = w.chars().any(char::is_alphabetic);
+            let cjk = w.chars().any(is_cjk);
+            has_letter && (chars >= 3 || (cjk && chars >= 2)) && !stop.contains(w) && !english.contains(w)
+        })
+        .collect()
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xAC00..=0xD7AF)
+}
+
+/// Japanese without a dictionary: runs of kanji, of katakana and of Latin
+/// letters are words; hiragana (mostly particles and endings) is dropped.
+fn script_runs(text: &str) -> Vec<String> {
+    #[derive(PartialEq, Clone, Copy)]
+    enum Script {
+        Kanji,
+        Katakana,
+        Latin,
+        Other,
+    }
+    let script = |c: char| match c as u32 {
+        0x4E00..=0x9FFF | 0x3400..=0x4DBF => Script::Kanji,
+        0x30A0..=0x30FF => Script::Katakana,
+        _ if c.is_alphanumeric() && (c as u32) < 0x3000 => Script::Latin,
+        _ => Script::Other,
+    };
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut current_script = Script::Other;
+    for c in text.chars() {
+        let s = script(c);
+        if s != current_script && !current.is_empty() {
+            words.push(std::mem::take(&mut current));
+        }
+        if s != Script::Other {
+            current.push(c);
+        }
+        current_script = s;
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+fn jieba() -> &'static jieba_rs::Jieba {
+    static JIEBA: OnceLock<jieba_rs::Jieba> = OnceLock::new();
+    JIEBA.get_or_init(jieba_rs::Jieba::new)
+}
+
+/// Languages the stop-words crate has lists for (it panics on others).
+const STOP_WORD_LANGUAGES: [&str; 58] = [
+    "af", "ar", "bg", "bn", "br", "ca", "cs", "da", "de", "el", "en", "eo", "es", "et", "eu", "fa", "fi", "fr", "ga",
+    "gl", "gu", "ha", "he", "hi", "hr", "hu", "hy", "id", "it", "ja", "ko", "ku", "la", "lt", "lv", "mr", "ms", "nl",
+    "no", "pl", "pt", "ro", "ru", "sk", "sl", "so", "st", "sv", "sw", "th", "tl", "tr", "uk", "ur", "vi", "yo", "zh",
+    "zu",
+];
+
+fn stop_words(language: &str) -> &'static HashSet<String> {
+    static LISTS: OnceLock<std::sync::Mutex<HashMap<String, &'static HashSet<String>>>> = OnceLock::new();
+    let lists = LISTS.get_or_init(Default::default);
+    let mut lists = lists.lock().expect("stop-word cache is never poisoned");
+    lists.entry(language.to_string()).or_insert_with(|| {
+        let words = if STOP_WORD_LANGUAGES.contains(&language) {
+            stop_words::get(language).into_iter().map(|w| w.to_lowercase()).collect()
+        } else {
+            HashSet::new()
+        };
+        Box::leak(Box::new(words))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chinese_is_segmented_and_stop_words_dropped() {
+        let t = terms("企业的业务目标已发生变化，如今每个人都有责任推动全组织范围的发展", "zh");
+        assert!(t.contains(&"企业".to_string()) && t.contains(&"业务".to_string()), "{t:?}");
+        assert!(!t.iter().any(|w| w == "的"), "{t:?}");
+        let en = terms("The marketing officers and the operations of the company", "en");
+        assert_eq!(en, vec!["marketing", "officers", "operations", "company"]);
+    }
+
+    #[test]
+    fn japanese_words_are_script_runs() {
+        assert_eq!(script_runs("インストールの前に、ハードウェアの要件を確認"), vec!["インストール", "前", "ハードウェア", "要件", "確認"]);
+    }
+
+    #[test]
+    fn keywords_alternate_between_languages() {
+        let p = |text: &str| Paragraph { file: "f".into(), number: 1, text: text.into() };
+        let paragraphs = vec![
+            p("marketing budget marketing budget strategy"),
+            p("marketing budget marketing strategy"),
+            p("שיווק תקציב שיווק תקציב"),
+            p("holiday travel beach holiday travel"),
+        ];
+        let languages: Vec<String> = ["en", "en", "he", "en"].iter().map(|s| s.to_string()).collect();
+        let kw = keywords(&paragraphs, &languages, &[0, 0, 0, 1], 2);
+        assert_eq!(&kw[0][..2], &["marketing", "שיווק"], "{kw:?}");
+        assert!(kw[1].contains(&"holiday".to_string()));
+    }
+}

@@ -1,0 +1,242 @@
+//! The `output` stage: the report files. Every file is written to a
+//! temporary file in the output folder and renamed into place only after all
+//! of them are complete, so a failed or killed run leaves the previous
+//! results readable and never half a file.
+//!
+//! CSV is made for spreadsheets: UTF-8 with a BOM (Excel then reads Hebrew
+//! and Chinese correctly on double-click), a header row, RFC 4180 quoting,
+//! formula-looking cells made inert, and no cell longer than Excel holds.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use tempfile::NamedTempFile;
+
+use crate::cluster::Clustering;
+use crate::describe::Theme;
+use crate::ingest::Paragraph;
+
+/// Excel's limit on the characters in one cell.
+pub const MAX_CELL_CHARS: usize = 32_767;
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+pub const PARAGRAPHS_CSV: &str = "paragraphs.csv";
+pub const THEMES_CSV: &str = "themes.csv";
+pub const EXAMPLES_CSV: &str = "theme_examples.csv";
+pub const RUN_JSON: &str = "run.json";
+pub const EMBEDDINGS_NPY: &str = "embeddings.npy";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("--output {dir}: cannot write there ({source}); choose a folder you can write to")]
+    Unwritable { dir: PathBuf, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+/// Everything the report files are made of.
+pub struct Report<'a> {
+    pub paragraphs: &'a [Paragraph],
+    pub languages: &'a [String],
+    pub clustering: &'a Clustering,
+    pub themes: &'a [Theme],
+    pub run: &'a serde_json::Value,
+    /// The model's vectors, before language removal (`--save-embeddings`).
+    pub embeddings: Option<&'a Array2<f32>>,
+}
+
+/// Creates the output folder and proves it is writable, before any long work.
+pub fn prepare_dir(dir: &Path) -> Result<(), OutputError> {
+    let unwritable = |source| OutputError::Unwritable { dir: dir.to_path_buf(), source };
+    std::fs::create_dir_all(dir).map_err(unwritable)?;
+    NamedTempFile::new_in(dir).map_err(unwritable)?;
+    Ok(())
+}
+
+/// Writes all report files into `dir`; returns the paths written.
+pub fn write_report(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, OutputError> {
+    let mut staged: Vec<(NamedTempFile, PathBuf)> = Vec::new();
+    let mut stage = |name: &str, write: &dyn Fn(&mut dyn Write) -> std::io::Result<()>| {
+        let target = dir.join(name);
+        let fail = |source| OutputError::Write { path: target.clone(), source };
+        let mut file = NamedTempFile::new_in(dir).map_err(fail)?;
+        {
+            let mut buffered = std::io::BufWriter::new(file.as_file_mut());
+            write(&mut buffered).map_err(fail)?;
+            buffered.flush().map_err(fail)?;
+        }
+        file.as_file().sync_all().map_err(fail)?;
+        staged.push((file, target.clone()));
+        Ok::<(), OutputError>(())
+    };
+    stage(PARAGRAPHS_CSV, &|w| paragraphs_csv(w, report))?;
+    stage(THEMES_CSV, &|w| themes_csv(w, report))?;
+    stage(EXAMPLES_CSV, &|w| examples_csv(w, report))?;
+    if let Some(embeddings) = report.embeddings {
+        stage(EMBEDDINGS_NPY, &|w| write_npy(w, embeddings))?;
+    }
+    stage(RUN_JSON, &|w| {
+        serde_json::to_writer_pretty(&mut *w, report.run)?;
+        w.write_all(b"\n")
+    })?;
+
+    let mut written = Vec::new();
+    for (file, target) in staged {
+        file.persist(&target).map_err(|e| OutputError::Write { path: target.clone(), source: e.error })?;
+        written.push(target);
+    }
+    Ok(written)
+}
+
+/// A text cell a spreadsheet shows as text: a leading = + - @ tab or CR
+/// would start a formula, so an apostrophe goes first; overlong text is cut.
+pub fn text_cell(text: &str) -> String {
+    let inert = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_string() };
+    if inert.chars().count() <= MAX_CELL_CHARS {
+        return inert;
+    }
+    let mut cut: String = inert.chars().take(MAX_CELL_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+fn csv_writer(w: &mut dyn Write) -> std::io::Result<csv::Writer<&mut dyn Write>> {
+    w.write_all(UTF8_BOM)?;
+    Ok(csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(w))
+}
+
+fn score(x: f32) -> String {
+    format!("{x:.4}")
+}
+
+fn paragraphs_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
+    let mut out = csv_writer(w)?;
+    out.write_record(["file", "paragraph", "language", "theme", "theme_label", "similarity", "text"])?;
+    for (i, p) in r.paragraphs.iter().enumerate() {
+        let theme = &r.themes[r.clustering.labels[i]];
+        out.write_record([
+            text_cell(&p.file),
+            p.number.to_string(),
+            r.languages[i].clone(),
+            theme.id.to_string(),
+            text_cell(&theme.label),
+            score(r.clustering.similarity(i)),
+            text_cell(&p.text),
+        ])?;
+    }
+    out.flush()
+}
+
+fn themes_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
+    let mut out = csv_writer(w)?;
+    out.write_record([
+        "theme",
+        "label",
+        "size",
+        "languages",
+        "language_count",
+        "cohesion",
+        "keywords",
+        "representative_text",
+    ])?;
+    for t in r.themes {
+        out.write_record([
+            t.id.to_string(),
+            text_cell(&t.label),
+            t.size.to_string(),
+            t.language_summary(),
+            t.languages.len().to_string(),
+            score(t.cohesion),
+            text_cell(&t.keywords.join(", ")),
+            text_cell(&r.paragraphs[t.representative].text),
+        ])?;
+    }
+    out.flush()
+}
+
+fn examples_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
+    let mut out = csv_writer(w)?;
+    out.write_record(["theme", "theme_label", "language", "rank", "similarity", "file", "paragraph", "text"])?;
+    for t in r.themes {
+        for e in &t.examples {
+            let p = &r.paragraphs[e.paragraph];
+            out.write_record([
+                t.id.to_string(),
+                text_cell(&t.label),
+                e.language.clone(),
+                e.rank.to_string(),
+                score(e.similarity),
+                text_cell(&p.file),
+                p.number.to_string(),
+                text_cell(&p.text),
+            ])?;
+        }
+    }
+    out.flush()
+}
+
+/// NumPy .npy (format 1.0), little-endian float32, C order.
+fn write_npy(w: &mut dyn Write, data: &Array2<f32>) -> std::io::Result<()> {
+    let mut header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}",
+        data.nrows(),
+        data.ncols()
+    );
+    // Magic (6) + version (2) + length (2) + header + newline: a multiple of 64.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    w.write_all(b"\x93NUMPY\x01\x00")?;
+    w.write_all(&(header.len() as u16).to_le_bytes())?;
+    w.write_all(header.as_bytes())?;
+    for x in data.iter() {
+        w.write_all(&x.to_le_bytes())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_made_inert_and_long_cells_cut() {
+        assert_eq!(text_cell("=SUM(A1:A9)"), "'=SUM(A1:A9)");
+        assert_eq!(text_cell("+1 555"), "'+1 555");
+        assert_eq!(text_cell("-5 points"), "'-5 points");
+        assert_eq!(text_cell("@cmd"), "'@cmd");
+        assert_eq!(text_cell("\tx"), "'\tx");
+        assert_eq!(text_cell("plain, \"quoted\""), "plain, \"quoted\"");
+        let long = "א".repeat(MAX_CELL_CHARS + 10);
+        let cut = text_cell(&long);
+        assert_eq!(cut.chars().count(), MAX_CELL_CHARS);
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn csv_has_bom_header_and_rfc4180_quoting() {
+        let mut buf = Vec::new();
+        {
+            let mut out = csv_writer(&mut buf).unwrap();
+            out.write_record(["text"]).unwrap();
+            out.write_record([text_cell("a, \"b\"\nc")]).unwrap();
+            out.write_record([text_cell("=1+1")]).unwrap();
+            out.flush().unwrap();
+        }
+        assert!(buf.starts_with(UTF8_BOM));
+        let text = String::from_utf8(buf[3..].to_vec()).unwrap();
+        assert_eq!(text, "text\r\n\"a, \"\"b\"\"\nc\"\r\n'=1+1\r\n");
+    }
+
+    #[test]
+    fn npy_header_is_aligned() {
+        let mut buf = Vec::new();
+        write_npy(&mut buf, &Array2::from_shape_vec((2, 3), vec![1.0f32; 6]).unwrap()).unwrap();
+        let header_len = u16::from_le_bytes([buf[8], buf[9]]) as usize;
+        assert_eq!((10 + header_len) % 64, 0);
+        assert_eq!(buf.len(), 10 + header_len + 24);
+        assert!(String::from_utf8_lossy(&buf[10..10 + header_len]).contains("'shape': (2, 3)"));
+    }
+}
