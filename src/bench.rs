@@ -22,7 +22,8 @@ pub struct GoldParagraph {
 }
 
 pub fn read_gold(path: &Path) -> anyhow::Result<Vec<GoldParagraph>> {
-    let mut reader = csv::Reader::from_path(path).map_err(|e| anyhow::anyhow!("--gold {}: {e}", path.display()))?;
+    let mut reader = csv::Reader::from_path(path)
+        .map_err(|e| anyhow::anyhow!("--gold {}: {e}", path.display()))?;
     let rows = reader
         .deserialize()
         .collect::<Result<Vec<GoldParagraph>, _>>()
@@ -82,8 +83,14 @@ pub fn nmi<A: Ord + Copy, B: Ord + Copy>(a: &[A], b: &[B]) -> f64 {
         *pb.entry(y).or_default() += c;
     }
     let entropy = |counts: Vec<f64>| -counts.iter().map(|&c| c / n * (c / n).ln()).sum::<f64>();
-    let mi: f64 = joint.iter().map(|(&(x, y), &c)| c / n * ((c * n) / (pa[&x] * pb[&y])).ln()).sum();
-    let (ha, hb) = (entropy(pa.values().copied().collect()), entropy(pb.values().copied().collect()));
+    let mi: f64 = joint
+        .iter()
+        .map(|(&(x, y), &c)| c / n * ((c * n) / (pa[&x] * pb[&y])).ln())
+        .sum();
+    let (ha, hb) = (
+        entropy(pa.values().copied().collect()),
+        entropy(pb.values().copied().collect()),
+    );
     if ha + hb == 0.0 {
         return 1.0;
     }
@@ -117,7 +124,9 @@ pub fn imbalanced_subset(gold: &[GoldParagraph], fraction: f64, seed: u64) -> Ve
         shuffled.truncate(keep_count);
         kept.insert(language, shuffled);
     }
-    (0..gold.len()).filter(|&i| kept[gold[i].lang.as_str()].contains(&gold[i].chapter.as_str())).collect()
+    (0..gold.len())
+        .filter(|&i| kept[gold[i].lang.as_str()].contains(&gold[i].chapter.as_str()))
+        .collect()
 }
 
 /// One line of the cross-language benchmark's table.
@@ -141,17 +150,33 @@ pub fn theme_benchmark(
 ) -> anyhow::Result<Vec<ThemeBenchRow>> {
     let mut rows = Vec::new();
     for debias in [Debias::None, Debias::Mean, Debias::Joint] {
-        let options = ClusterOptions { k: KChoice::Fixed(k), seed, debias, ..Default::default() };
-        let mut variants: Vec<(String, Vec<Vec<usize>>)> = vec![("all chapters".into(), vec![(0..gold.len()).collect()])];
+        let options = ClusterOptions {
+            k: KChoice::Fixed(k),
+            seed,
+            debias,
+            ..Default::default()
+        };
+        let mut variants: Vec<(String, Vec<Vec<usize>>)> =
+            vec![("all chapters".into(), vec![(0..gold.len()).collect()])];
         for &fraction in keep_fractions {
-            let subsets = (0..draws).map(|d| imbalanced_subset(gold, fraction, seed + d)).collect();
-            variants.push((format!("{fraction:.2} of chapters per language ({draws} draws)"), subsets));
+            let subsets = (0..draws)
+                .map(|d| imbalanced_subset(gold, fraction, seed + d))
+                .collect();
+            variants.push((
+                format!("{fraction:.2} of chapters per language ({draws} draws)"),
+                subsets,
+            ));
         }
         for (variant, subsets) in variants {
-            let mut total = Scores { agreement: 0.0, nmi_gold: 0.0, nmi_language: 0.0 };
+            let mut total = Scores {
+                agreement: 0.0,
+                nmi_gold: 0.0,
+                nmi_language: 0.0,
+            };
             let mut paragraphs = 0;
             for subset in &subsets {
-                let sub_gold: Vec<GoldParagraph> = subset.iter().map(|&i| gold[i].clone()).collect();
+                let sub_gold: Vec<GoldParagraph> =
+                    subset.iter().map(|&i| gold[i].clone()).collect();
                 let sub_vectors = embeddings.select(Axis(0), subset);
                 let languages: Vec<String> = sub_gold.iter().map(|g| g.lang.clone()).collect();
                 let result = cluster::cluster(sub_vectors.view(), &languages, &options)?;
@@ -202,7 +227,12 @@ mod tests {
 
     #[test]
     fn agreement_and_nmi_tell_theme_from_language() {
-        let g = gold(&[("a", "en", "1"), ("a", "de", "1"), ("b", "en", "2"), ("b", "de", "2")]);
+        let g = gold(&[
+            ("a", "en", "1"),
+            ("a", "de", "1"),
+            ("b", "en", "2"),
+            ("b", "de", "2"),
+        ]);
         let by_theme = score(&g, &[0, 0, 1, 1]);
         assert_eq!(by_theme.agreement, 1.0);
         assert!((by_theme.nmi_gold - 1.0).abs() < 1e-12);

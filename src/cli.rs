@@ -122,14 +122,23 @@ pub fn main() -> i32 {
     if let Some(threads) = cli.model.threads {
         // candle's matrix kernels size their pools from this variable too.
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
-        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(threads as usize).build_global() {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads as usize)
+            .build_global()
+        {
             tracing::warn!("--threads: {e}");
         }
     }
     let result = match &cli.command {
         None => run_job(&cli),
         Some(Command::BenchEmbed { input }) => bench_embed(&cli, input),
-        Some(Command::BenchThemes { gold, k, keep, draws, seed }) => bench_themes(&cli, gold, *k, keep, *draws, *seed),
+        Some(Command::BenchThemes {
+            gold,
+            k,
+            keep,
+            draws,
+            seed,
+        }) => bench_themes(&cli, gold, *k, keep, *draws, *seed),
     };
     match result {
         Ok(()) => 0,
@@ -143,9 +152,18 @@ pub fn main() -> i32 {
 /// 2 for a usage or input mistake the user can fix, 1 for anything else.
 fn exit_code(error: &anyhow::Error) -> i32 {
     let user_mistake = error.downcast_ref::<IngestError>().is_some()
-        || matches!(error.downcast_ref::<OutputError>(), Some(OutputError::Unwritable { .. }))
-        || matches!(error.downcast_ref::<ClusterError>(), Some(ClusterError::KTooLarge { .. }))
-        || matches!(error.downcast_ref::<EmbedError>(), Some(EmbedError::BadModelDir { .. } | EmbedError::Device(_)));
+        || matches!(
+            error.downcast_ref::<OutputError>(),
+            Some(OutputError::Unwritable { .. })
+        )
+        || matches!(
+            error.downcast_ref::<ClusterError>(),
+            Some(ClusterError::KTooLarge { .. })
+        )
+        || matches!(
+            error.downcast_ref::<EmbedError>(),
+            Some(EmbedError::BadModelDir { .. } | EmbedError::Device(_))
+        );
     if user_mistake {
         2
     } else {
@@ -160,8 +178,10 @@ fn init_logging(log: &LogArgs) {
         (false, 1) => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CROSSTHEMES_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,crossthemes={level}")));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("CROSSTHEMES_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(format!("warn,crossthemes={level}"))
+        });
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter)
@@ -186,7 +206,10 @@ fn progress_bar(cli: &Cli, length: usize, what: &str) -> ProgressBar {
 
 fn load_embedder(cli: &Cli) -> anyhow::Result<Embedder> {
     let model = ModelStore::new(&cli.model.models_dir).resolve(&cli.model.model)?;
-    let options = EmbedOptions { batch_size: cli.model.batch_size as usize, ..EmbedOptions::default() };
+    let options = EmbedOptions {
+        batch_size: cli.model.batch_size as usize,
+        ..EmbedOptions::default()
+    };
     Ok(Embedder::load(model, cli.model.device, options)?)
 }
 
@@ -209,7 +232,10 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
         let mut last = Instant::now();
         move |stage: &str, timings: &mut serde_json::Map<String, serde_json::Value>| {
             let seconds = last.elapsed().as_secs_f64();
-            timings.insert(stage.to_string(), json!((seconds * 1000.0).round() / 1000.0));
+            timings.insert(
+                stage.to_string(),
+                json!((seconds * 1000.0).round() / 1000.0),
+            );
             last = Instant::now();
         }
     };
@@ -225,7 +251,11 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
     );
     if let KChoice::Fixed(k) = job.k {
         if k > corpus.paragraphs.len() {
-            return Err(ClusterError::KTooLarge { k, paragraphs: corpus.paragraphs.len() }.into());
+            return Err(ClusterError::KTooLarge {
+                k,
+                paragraphs: corpus.paragraphs.len(),
+            }
+            .into());
         }
     }
     lap("ingest", &mut timings);
@@ -237,14 +267,28 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
     let embedder = load_embedder(cli)?;
     lap("model_load", &mut timings);
     let (embeddings, stats) = embed_with_progress(cli, &embedder, &texts)?;
-    tracing::info!("embedded {} paragraphs ({} tokens) on {}", stats.texts, stats.tokens, embedder.device());
+    tracing::info!(
+        "embedded {} paragraphs ({} tokens) on {}",
+        stats.texts,
+        stats.tokens,
+        embedder.device()
+    );
     lap("embed", &mut timings);
 
-    let options = ClusterOptions { k: job.k, seed: job.seed, debias: job.debias, ..Default::default() };
+    let options = ClusterOptions {
+        k: job.k,
+        seed: job.seed,
+        debias: job.debias,
+        ..Default::default()
+    };
     let spinner = progress_bar(cli, 1, "clustering");
     let clustering = cluster::cluster(embeddings.view(), &languages, &options)?;
     spinner.finish_and_clear();
-    tracing::info!("{} themes ({})", clustering.k(), clustering.selection.method);
+    tracing::info!(
+        "{} themes ({})",
+        clustering.k(),
+        clustering.selection.method
+    );
     lap("cluster", &mut timings);
 
     let themes = describe::describe(&corpus.paragraphs, &languages, &clustering);
@@ -292,7 +336,10 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
         embeddings: job.save_embeddings.then_some(&embeddings),
     };
     let written = output::write_report(&job.output, &report)?;
-    let cross = themes.iter().filter(|t| t.languages.iter().filter(|(_, n)| *n >= 2).count() >= 2).count();
+    let cross = themes
+        .iter()
+        .filter(|t| t.languages.iter().filter(|(_, n)| *n >= 2).count() >= 2)
+        .count();
     tracing::info!(
         "wrote {} files to {}: {} themes, {} of them with two or more languages",
         written.len(),
@@ -311,11 +358,20 @@ fn bench_embed(cli: &Cli, inputs: &[PathBuf]) -> anyhow::Result<()> {
     let started = Instant::now();
     let (_, stats) = embed_with_progress(cli, &embedder, &texts)?;
     let seconds = started.elapsed().as_secs_f64();
-    let peak = bench::peak_memory_bytes().map_or("unknown".to_string(), |b| format!("{:.0} MiB", b as f64 / 1048576.0));
+    let peak = bench::peak_memory_bytes().map_or("unknown".to_string(), |b| {
+        format!("{:.0} MiB", b as f64 / 1048576.0)
+    });
     println!("model        {}", embedder.model().name);
-    println!("device       {} ({threads} threads, batch size {})", embedder.device(), cli.model.batch_size);
+    println!(
+        "device       {} ({threads} threads, batch size {})",
+        embedder.device(),
+        cli.model.batch_size
+    );
     println!("paragraphs   {}", stats.texts);
-    println!("tokens       {} ({} with padding)", stats.tokens, stats.padded_tokens);
+    println!(
+        "tokens       {} ({} with padding)",
+        stats.tokens, stats.padded_tokens
+    );
     println!("seconds      {seconds:.2}");
     println!("tokens/s     {:.0}", stats.tokens as f64 / seconds);
     println!("paragraphs/s {:.1}", stats.texts as f64 / seconds);
@@ -323,19 +379,34 @@ fn bench_embed(cli: &Cli, inputs: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn bench_themes(cli: &Cli, gold_path: &Path, k: usize, keep: &[f64], draws: u64, seed: u64) -> anyhow::Result<()> {
+fn bench_themes(
+    cli: &Cli,
+    gold_path: &Path,
+    k: usize,
+    keep: &[f64],
+    draws: u64,
+    seed: u64,
+) -> anyhow::Result<()> {
     let gold = bench::read_gold(gold_path)?;
     let texts: Vec<&str> = gold.iter().map(|g| g.text.as_str()).collect();
     let embedder = load_embedder(cli)?;
-    let (embeddings, _) = embed_with_progress(cli, &embedder, &texts).context("embedding the gold paragraphs")?;
+    let (embeddings, _) =
+        embed_with_progress(cli, &embedder, &texts).context("embedding the gold paragraphs")?;
     let rows = bench::theme_benchmark(&gold, &embeddings, k, keep, draws, seed)?;
     println!("{} paragraphs, k = {k}, seed {seed}", gold.len());
-    println!("| variant | debias | paragraphs | agreement | NMI(theme, gold) | NMI(theme, language) |");
+    println!(
+        "| variant | debias | paragraphs | agreement | NMI(theme, gold) | NMI(theme, language) |"
+    );
     println!("|---|---|---|---|---|---|");
     for row in rows {
         println!(
             "| {} | {:?} | {} | {:.3} | {:.3} | {:.3} |",
-            row.variant, row.debias, row.paragraphs, row.scores.agreement, row.scores.nmi_gold, row.scores.nmi_language
+            row.variant,
+            row.debias,
+            row.paragraphs,
+            row.scores.agreement,
+            row.scores.nmi_gold,
+            row.scores.nmi_language
         );
     }
     Ok(())

@@ -52,7 +52,9 @@ impl std::str::FromStr for KChoice {
         }
         match s.parse::<usize>() {
             Ok(k) if k >= 1 => Ok(KChoice::Fixed(k)),
-            _ => Err(format!("expected a whole number of themes (1 or more) or `auto`, got {s:?}")),
+            _ => Err(format!(
+                "expected a whole number of themes (1 or more) or `auto`, got {s:?}"
+            )),
         }
     }
 }
@@ -68,7 +70,12 @@ pub struct ClusterOptions {
 
 impl Default for ClusterOptions {
     fn default() -> Self {
-        Self { k: KChoice::Auto, seed: 42, debias: Debias::Joint, restarts: 10 }
+        Self {
+            k: KChoice::Auto,
+            seed: 42,
+            debias: Debias::Joint,
+            restarts: 10,
+        }
     }
 }
 
@@ -126,7 +133,15 @@ pub fn cluster(
         KChoice::Fixed(k) if k > n => return Err(ClusterError::KTooLarge { k, paragraphs: n }),
         KChoice::Fixed(k) => {
             let (labels, corrected) = fit(&data, &language_ids, k, options)?;
-            (labels, corrected, KSelection { k, method: "fixed by --k".into(), candidates: vec![] })
+            (
+                labels,
+                corrected,
+                KSelection {
+                    k,
+                    method: "fixed by --k".into(),
+                    candidates: vec![],
+                },
+            )
         }
         KChoice::Auto => choose_k(&data, &language_ids, options)?,
     };
@@ -179,7 +194,12 @@ fn fit(
                 init = Some(centroids);
             }
             // Labels always belong to the vectors they were assigned on.
-            let (final_labels, _) = kmeans(&corrected, k, options, Some(centroid_of(&corrected, &labels, k)))?;
+            let (final_labels, _) = kmeans(
+                &corrected,
+                k,
+                options,
+                Some(centroid_of(&corrected, &labels, k)),
+            )?;
             Ok((final_labels, corrected))
         }
     }
@@ -237,33 +257,49 @@ fn kmeans(
 ) -> Result<(Vec<usize>, Array2<f64>), ClusterError> {
     let dataset = DatasetBase::from(data.clone());
     let rng = Xoshiro256Plus::seed_from_u64(options.seed);
-    let params = KMeans::params_with_rng(k, rng).max_n_iterations(300).tolerance(1e-6);
+    let params = KMeans::params_with_rng(k, rng)
+        .max_n_iterations(300)
+        .tolerance(1e-6);
     let params = match init {
-        Some(centroids) => params.n_runs(1).init_method(KMeansInit::Precomputed(centroids)),
-        None => params.n_runs(options.restarts.max(1)).init_method(KMeansInit::KMeansPlusPlus),
+        Some(centroids) => params
+            .n_runs(1)
+            .init_method(KMeansInit::Precomputed(centroids)),
+        None => params
+            .n_runs(options.restarts.max(1))
+            .init_method(KMeansInit::KMeansPlusPlus),
     };
-    let model = params.fit(&dataset).map_err(|e| ClusterError::KMeans(e.to_string()))?;
+    let model = params
+        .fit(&dataset)
+        .map_err(|e| ClusterError::KMeans(e.to_string()))?;
     let labels = model.predict(&dataset).to_vec();
     Ok((labels, model.centroids().clone()))
 }
 
-/// `--k auto`: the k in 2..=min(30, √n·1.5) with the highest mean silhouette
-/// (cosine distance, on the language-corrected vectors).
+/// `--k auto`: the k in ⌈√n / 2⌉..=min(30, 1.5·√n) with the highest mean
+/// silhouette (cosine distance, on the language-corrected vectors).
 fn choose_k(
     data: &Array2<f64>,
     languages: &[usize],
     options: &ClusterOptions,
 ) -> Result<(Vec<usize>, Array2<f64>, KSelection), ClusterError> {
     let n = data.nrows();
-    let k_max = (((n as f64).sqrt() * 1.5) as usize).clamp(2, AUTO_K_MAX).min(n);
+    let root = (n as f64).sqrt();
+    let k_max = ((root * 1.5) as usize).clamp(2, AUTO_K_MAX).min(n);
+    // Silhouette favours the fewest clusters on text with one broad subject;
+    // analysts want the subject's themes, so the range starts at √n / 2.
+    let k_min = ((root / 2.0).ceil() as usize).clamp(2, k_max);
     if n < 3 {
         let (labels, corrected) = fit(data, languages, 1, options)?;
-        let selection = KSelection { k: 1, method: "one theme: fewer than 3 paragraphs".into(), candidates: vec![] };
+        let selection = KSelection {
+            k: 1,
+            method: "one theme: fewer than 3 paragraphs".into(),
+            candidates: vec![],
+        };
         return Ok((labels, corrected, selection));
     }
     let mut best: Option<(f64, Vec<usize>, Array2<f64>)> = None;
     let mut candidates = Vec::new();
-    for k in 2..=k_max {
+    for k in k_min..=k_max {
         let (labels, corrected) = fit(data, languages, k, options)?;
         let score = silhouette(&corrected, &labels, k);
         tracing::debug!("k = {k}: silhouette {score:.4}");
@@ -276,7 +312,7 @@ fn choose_k(
     let k = labels.iter().max().map_or(1, |m| m + 1);
     let selection = KSelection {
         k,
-        method: format!("highest mean silhouette (cosine) over k = 2..={k_max}"),
+        method: format!("highest mean silhouette (cosine) over k = {k_min}..={k_max}"),
         candidates,
     };
     Ok((labels, corrected, selection))
@@ -373,22 +409,36 @@ mod tests {
                 }
             }
         }
-        (Array2::from_shape_vec((24, 3), rows).unwrap(), languages, themes)
+        (
+            Array2::from_shape_vec((24, 3), rows).unwrap(),
+            languages,
+            themes,
+        )
     }
 
     fn agrees_with(themes: &[usize], labels: &[usize]) -> bool {
-        (0..themes.len()).all(|i| (0..themes.len()).all(|j| (themes[i] == themes[j]) == (labels[i] == labels[j])))
+        (0..themes.len()).all(|i| {
+            (0..themes.len()).all(|j| (themes[i] == themes[j]) == (labels[i] == labels[j]))
+        })
     }
 
     #[test]
     fn plain_kmeans_splits_by_language_and_debiasing_by_theme() {
         let (data, languages, themes) = toy();
-        let opts = |debias| ClusterOptions { k: KChoice::Fixed(2), debias, ..Default::default() };
+        let opts = |debias| ClusterOptions {
+            k: KChoice::Fixed(2),
+            debias,
+            ..Default::default()
+        };
         let plain = cluster(data.view(), &languages, &opts(Debias::None)).unwrap();
         assert!(!agrees_with(&themes, &plain.labels));
         for debias in [Debias::Mean, Debias::Joint] {
             let result = cluster(data.view(), &languages, &opts(debias)).unwrap();
-            assert!(agrees_with(&themes, &result.labels), "{debias:?}: {:?}", result.labels);
+            assert!(
+                agrees_with(&themes, &result.labels),
+                "{debias:?}: {:?}",
+                result.labels
+            );
         }
     }
 
@@ -403,7 +453,11 @@ mod tests {
         let data = data.select(Axis(0), &keep);
         let languages: Vec<String> = keep.iter().map(|&i| languages[i].clone()).collect();
         let themes: Vec<usize> = keep.iter().map(|&i| themes[i]).collect();
-        let opts = ClusterOptions { k: KChoice::Fixed(2), debias: Debias::Joint, ..Default::default() };
+        let opts = ClusterOptions {
+            k: KChoice::Fixed(2),
+            debias: Debias::Joint,
+            ..Default::default()
+        };
         let result = cluster(data.view(), &languages, &opts).unwrap();
         assert!(agrees_with(&themes, &result.labels), "{:?}", result.labels);
     }
@@ -412,10 +466,25 @@ mod tests {
     fn auto_k_records_every_candidate_and_k_too_large_is_refused() {
         let (data, languages, _) = toy();
         let result = cluster(data.view(), &languages, &ClusterOptions::default()).unwrap();
-        assert_eq!(result.selection.k, 2);
-        assert!(result.selection.candidates.len() >= 2);
-        let err = cluster(data.view(), &languages, &ClusterOptions { k: KChoice::Fixed(99), ..Default::default() })
-            .unwrap_err();
+        let candidates = &result.selection.candidates;
+        assert!(candidates.len() >= 2);
+        let best = candidates
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap();
+        assert_eq!(
+            best.0, result.selection.k,
+            "the best-scoring candidate wins"
+        );
+        let err = cluster(
+            data.view(),
+            &languages,
+            &ClusterOptions {
+                k: KChoice::Fixed(99),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("--k 99"));
     }
 
@@ -423,7 +492,11 @@ mod tests {
     fn themes_are_numbered_by_size() {
         let data = array![[1.0f32, 0.0], [1.0, 0.1], [0.0, 1.0], [1.0, 0.05]];
         let langs = vec!["en".to_string(); 4];
-        let opts = ClusterOptions { k: KChoice::Fixed(2), debias: Debias::None, ..Default::default() };
+        let opts = ClusterOptions {
+            k: KChoice::Fixed(2),
+            debias: Debias::None,
+            ..Default::default()
+        };
         let result = cluster(data.view(), &langs, &opts).unwrap();
         assert_eq!(result.labels, vec![0, 0, 1, 0]);
         assert!(result.similarity(2) > 0.99);

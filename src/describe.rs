@@ -45,26 +45,40 @@ pub struct Theme {
 impl Theme {
     /// "en:24 he:9 zh:7".
     pub fn language_summary(&self) -> String {
-        self.languages.iter().map(|(l, n)| format!("{l}:{n}")).collect::<Vec<_>>().join(" ")
+        self.languages
+            .iter()
+            .map(|(l, n)| format!("{l}:{n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
 /// Describes every theme of `clustering`; `languages[i]` is paragraph i's.
-pub fn describe(paragraphs: &[Paragraph], languages: &[String], clustering: &Clustering) -> Vec<Theme> {
+pub fn describe(
+    paragraphs: &[Paragraph],
+    languages: &[String],
+    clustering: &Clustering,
+) -> Vec<Theme> {
     let keywords = keywords(paragraphs, languages, &clustering.labels, clustering.k());
     (0..clustering.k())
         .zip(keywords)
         .map(|(theme, keywords)| {
-            let members: Vec<usize> = (0..paragraphs.len()).filter(|&i| clustering.labels[i] == theme).collect();
+            let members: Vec<usize> = (0..paragraphs.len())
+                .filter(|&i| clustering.labels[i] == theme)
+                .collect();
             let similarity = |i: usize| clustering.similarity(i);
             let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for &i in &members {
                 *counts.entry(languages[i].as_str()).or_default() += 1;
             }
-            let mut language_counts: Vec<(String, usize)> = counts.into_iter().map(|(l, n)| (l.to_string(), n)).collect();
+            let mut language_counts: Vec<(String, usize)> = counts
+                .into_iter()
+                .map(|(l, n)| (l.to_string(), n))
+                .collect();
             language_counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
 
-            let by_similarity = |a: &usize, b: &usize| similarity(*b).total_cmp(&similarity(*a)).then(a.cmp(b));
+            let by_similarity =
+                |a: &usize, b: &usize| similarity(*b).total_cmp(&similarity(*a)).then(a.cmp(b));
             let mut ranked = members.clone();
             ranked.sort_by(by_similarity);
             let examples = language_counts
@@ -84,11 +98,17 @@ pub fn describe(paragraphs: &[Paragraph], languages: &[String], clustering: &Clu
                         .collect::<Vec<_>>()
                 })
                 .collect();
-            let cohesion = members.iter().map(|&i| similarity(i)).sum::<f32>() / members.len().max(1) as f32;
+            let cohesion =
+                members.iter().map(|&i| similarity(i)).sum::<f32>() / members.len().max(1) as f32;
             let label = if keywords.is_empty() {
                 format!("theme {}", theme + 1)
             } else {
-                keywords.iter().take(LABEL_KEYWORDS).cloned().collect::<Vec<_>>().join(" · ")
+                keywords
+                    .iter()
+                    .take(LABEL_KEYWORDS)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" · ")
             };
             Theme {
                 id: theme + 1,
@@ -108,7 +128,12 @@ pub fn describe(paragraphs: &[Paragraph], languages: &[String], clustering: &Clu
 /// ln(1 + average words per theme / the term's count in all themes). Each
 /// theme's keywords take turns between its languages, largest first, so its
 /// languages stand side by side.
-fn keywords(paragraphs: &[Paragraph], languages: &[String], labels: &[usize], k: usize) -> Vec<Vec<String>> {
+fn keywords(
+    paragraphs: &[Paragraph],
+    languages: &[String],
+    labels: &[usize],
+    k: usize,
+) -> Vec<Vec<String>> {
     use rayon::prelude::*;
     let words: Vec<Vec<String>> = paragraphs
         .par_iter()
@@ -116,18 +141,23 @@ fn keywords(paragraphs: &[Paragraph], languages: &[String], labels: &[usize], k:
         .map(|(p, language)| terms(&p.text, language))
         .collect();
 
-    let mut per_theme_language: Vec<BTreeMap<&str, HashMap<&str, usize>>> = vec![BTreeMap::new(); k];
+    let mut per_theme_language: Vec<BTreeMap<&str, HashMap<&str, usize>>> =
+        vec![BTreeMap::new(); k];
     let mut theme_totals = vec![0usize; k];
     let mut overall: HashMap<&str, usize> = HashMap::new();
     let mut paragraphs_per_language: Vec<HashMap<&str, usize>> = vec![HashMap::new(); k];
     for ((terms, language), &theme) in words.iter().zip(languages).zip(labels) {
-        let counts = per_theme_language[theme].entry(language.as_str()).or_default();
+        let counts = per_theme_language[theme]
+            .entry(language.as_str())
+            .or_default();
         for term in terms {
             *counts.entry(term.as_str()).or_default() += 1;
             *overall.entry(term.as_str()).or_default() += 1;
         }
         theme_totals[theme] += terms.len();
-        *paragraphs_per_language[theme].entry(language.as_str()).or_default() += 1;
+        *paragraphs_per_language[theme]
+            .entry(language.as_str())
+            .or_default() += 1;
     }
     let average = theme_totals.iter().sum::<usize>() as f64 / k.max(1) as f64;
 
@@ -147,7 +177,11 @@ fn keywords(paragraphs: &[Paragraph], languages: &[String], labels: &[usize], k:
                         .collect();
                     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
                     let size = paragraphs_per_language[theme][language];
-                    (size, *language, scored.into_iter().map(|(_, t)| t).collect())
+                    (
+                        size,
+                        *language,
+                        scored.into_iter().map(|(_, t)| t).collect(),
+                    )
                 })
                 .collect();
             ranked_by_language.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
@@ -179,7 +213,11 @@ fn keywords(paragraphs: &[Paragraph], languages: &[String], labels: &[usize], k:
 /// Content words of `text` in `language`, lower-cased, stop words dropped.
 pub fn terms(text: &str, language: &str) -> Vec<String> {
     let raw: Vec<String> = match language {
-        "zh" => jieba().cut(text, true).into_iter().map(str::to_string).collect(),
+        "zh" => jieba()
+            .cut(text, true)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
         "ja" => script_runs(text),
         _ => text.unicode_words().map(str::to_string).collect(),
     };
@@ -191,7 +229,10 @@ pub fn terms(text: &str, language: &str) -> Vec<String> {
             let chars = w.chars().count();
             let has_letter = w.chars().any(char::is_alphabetic);
             let cjk = w.chars().any(is_cjk);
-            has_letter && (chars >= 3 || (cjk && chars >= 2)) && !stop.contains(w) && !english.contains(w)
+            has_letter
+                && (chars >= 3 || (cjk && chars >= 2))
+                && !stop.contains(w)
+                && !english.contains(w)
         })
         .collect()
 }
@@ -242,22 +283,80 @@ fn jieba() -> &'static jieba_rs::Jieba {
 
 /// Languages the stop-words crate has lists for (it panics on others).
 const STOP_WORD_LANGUAGES: [&str; 58] = [
-    "af", "ar", "bg", "bn", "br", "ca", "cs", "da", "de", "el", "en", "eo", "es", "et", "eu", "fa", "fi", "fr", "ga",
-    "gl", "gu", "ha", "he", "hi", "hr", "hu", "hy", "id", "it", "ja", "ko", "ku", "la", "lt", "lv", "mr", "ms", "nl",
-    "no", "pl", "pt", "ro", "ru", "sk", "sl", "so", "st", "sv", "sw", "th", "tl", "tr", "uk", "ur", "vi", "yo", "zh",
-    "zu",
+    "af", "ar", "bg", "bn", "br", "ca", "cs", "da", "de", "el", "en", "eo", "es", "et", "eu", "fa",
+    "fi", "fr", "ga", "gl", "gu", "ha", "he", "hi", "hr", "hu", "hy", "id", "it", "ja", "ko", "ku",
+    "la", "lt", "lv", "mr", "ms", "nl", "no", "pl", "pt", "ro", "ru", "sk", "sl", "so", "st", "sv",
+    "sw", "th", "tl", "tr", "uk", "ur", "vi", "yo", "zh", "zu",
 ];
 
+/// Frequent function words missing from the stop-words crate's lists.
+fn extra_stop_words(language: &str) -> &'static [&'static str] {
+    match language {
+        "he" => &[
+            "כדי",
+            "יותר",
+            "גם",
+            "רק",
+            "כל",
+            "אשר",
+            "היא",
+            "הוא",
+            "זה",
+            "זו",
+            "של",
+            "את",
+            "על",
+            "עם",
+            "הם",
+            "הן",
+            "אבל",
+            "אם",
+            "כמו",
+            "מאוד",
+            "להיות",
+            "יכול",
+            "יכולים",
+            "שלהם",
+            "שלנו",
+            "שלך",
+            "אחד",
+            "אחת",
+            "בין",
+            "לא",
+        ],
+        "pl" => &[
+            "się",
+            "oraz",
+            "jest",
+            "które",
+            "która",
+            "który",
+            "może",
+            "także",
+            "również",
+        ],
+        "en" => &[
+            "also", "can", "may", "will", "one", "many", "much", "more", "most", "must", "like",
+        ],
+        _ => &[],
+    }
+}
+
 fn stop_words(language: &str) -> &'static HashSet<String> {
-    static LISTS: OnceLock<std::sync::Mutex<HashMap<String, &'static HashSet<String>>>> = OnceLock::new();
+    static LISTS: OnceLock<std::sync::Mutex<HashMap<String, &'static HashSet<String>>>> =
+        OnceLock::new();
     let lists = LISTS.get_or_init(Default::default);
     let mut lists = lists.lock().expect("stop-word cache is never poisoned");
     lists.entry(language.to_string()).or_insert_with(|| {
-        let words = if STOP_WORD_LANGUAGES.contains(&language) {
-            stop_words::get(language).into_iter().map(|w| w.to_lowercase()).collect()
+        let mut words: HashSet<String> = if STOP_WORD_LANGUAGES.contains(&language) {
+            stop_words::get(language)
+                .into_iter()
+                .map(|w| w.to_lowercase())
+                .collect()
         } else {
             HashSet::new()
         };
+        words.extend(extra_stop_words(language).iter().map(|w| w.to_string()));
         Box::leak(Box::new(words))
     })
 }
@@ -268,28 +367,47 @@ mod tests {
 
     #[test]
     fn chinese_is_segmented_and_stop_words_dropped() {
-        let t = terms("企业的业务目标已发生变化，如今每个人都有责任推动全组织范围的发展", "zh");
-        assert!(t.contains(&"企业".to_string()) && t.contains(&"业务".to_string()), "{t:?}");
+        let t = terms(
+            "企业的业务目标已发生变化，如今每个人都有责任推动全组织范围的发展",
+            "zh",
+        );
+        assert!(
+            t.contains(&"企业".to_string()) && t.contains(&"业务".to_string()),
+            "{t:?}"
+        );
         assert!(!t.iter().any(|w| w == "的"), "{t:?}");
-        let en = terms("The marketing officers and the operations of the company", "en");
+        let en = terms(
+            "The marketing officers and the operations of the company",
+            "en",
+        );
         assert_eq!(en, vec!["marketing", "officers", "operations", "company"]);
     }
 
     #[test]
     fn japanese_words_are_script_runs() {
-        assert_eq!(script_runs("インストールの前に、ハードウェアの要件を確認"), vec!["インストール", "前", "ハードウェア", "要件", "確認"]);
+        assert_eq!(
+            script_runs("インストールの前に、ハードウェアの要件を確認"),
+            vec!["インストール", "前", "ハードウェア", "要件", "確認"]
+        );
     }
 
     #[test]
     fn keywords_alternate_between_languages() {
-        let p = |text: &str| Paragraph { file: "f".into(), number: 1, text: text.into() };
+        let p = |text: &str| Paragraph {
+            file: "f".into(),
+            number: 1,
+            text: text.into(),
+        };
         let paragraphs = vec![
             p("marketing budget marketing budget strategy"),
             p("marketing budget marketing strategy"),
             p("שיווק תקציב שיווק תקציב"),
             p("holiday travel beach holiday travel"),
         ];
-        let languages: Vec<String> = ["en", "en", "he", "en"].iter().map(|s| s.to_string()).collect();
+        let languages: Vec<String> = ["en", "en", "he", "en"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let kw = keywords(&paragraphs, &languages, &[0, 0, 0, 1], 2);
         assert_eq!(&kw[0][..2], &["marketing", "שיווק"], "{kw:?}");
         assert!(kw[1].contains(&"holiday".to_string()));

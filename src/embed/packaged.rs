@@ -547,7 +547,7 @@ impl<'a> PackagedModel<'a> {
 }
 
 fn dequantize_q4(name: &str, data: &[u8], elements: usize) -> Result<Vec<f32>, EmbedError> {
-    if elements % Q4_BLOCK_WEIGHTS != 0
+    if !elements.is_multiple_of(Q4_BLOCK_WEIGHTS)
         || data.len() != elements / Q4_BLOCK_WEIGHTS * Q4_BLOCK_BYTES
     {
         return Err(corrupt(format!(

@@ -1,0 +1,34 @@
+//! The product's promise on the public benchmark: themes follow the chapter,
+//! not the language, also when languages cover different chapters.
+
+mod common;
+
+use crossthemes::bench::{self, read_gold};
+
+#[test]
+fn installguide_themes_cross_languages() {
+    let gold = read_gold(&common::shared().join("bench/installguide/gold.csv")).unwrap();
+    let texts: Vec<&str> = gold.iter().map(|g| g.text.as_str()).collect();
+    let (embeddings, _) = common::embedder().embed(&texts, &|_| {}).unwrap();
+    let rows = bench::theme_benchmark(&gold, &embeddings, 13, &[0.5], 1, 42).unwrap();
+    let find = |variant: &str, debias: crossthemes::cluster::Debias| {
+        rows.iter()
+            .find(|r| r.variant.starts_with(variant) && r.debias == debias)
+            .unwrap()
+            .scores
+    };
+    use crossthemes::cluster::Debias;
+    let plain = find("all", Debias::None);
+    let joint = find("all", Debias::Joint);
+    let imbalanced = find("0.50", Debias::Joint);
+    eprintln!("plain {plain:?}\njoint {joint:?}\nimbalanced {imbalanced:?}");
+    assert!(
+        plain.nmi_language > 0.5,
+        "plain k-means groups by language: {plain:?}"
+    );
+    assert!(
+        joint.agreement >= 0.85 && joint.nmi_language <= 0.05,
+        "{joint:?}"
+    );
+    assert!(imbalanced.agreement >= 0.75, "{imbalanced:?}");
+}

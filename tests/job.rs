@@ -1,0 +1,237 @@
+//! The job as a user runs it: the real binary on the real seeds with the
+//! real model, and each bad input giving its clear error with the previous
+//! outputs untouched.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::repo_root;
+
+fn crossthemes(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_crossthemes"))
+        .current_dir(repo_root())
+        .args(args)
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let bytes = std::fs::read(path).unwrap();
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBF"),
+        "{} starts with a UTF-8 BOM",
+        path.display()
+    );
+    csv::Reader::from_reader(&bytes[3..])
+        .deserialize()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+#[test]
+fn seeds_give_cross_language_themes_and_identical_reruns() {
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::tempdir().unwrap();
+    for dir in [first.path(), second.path()] {
+        let out = crossthemes(&["--output", arg(dir), "--quiet", "--save-embeddings"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "--quiet prints nothing: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for name in ["paragraphs.csv", "themes.csv", "theme_examples.csv"] {
+        let a = std::fs::read(first.path().join(name)).unwrap();
+        let b = std::fs::read(second.path().join(name)).unwrap();
+        assert!(a == b, "{name} differs between two runs on the same input");
+    }
+
+    let themes = read_csv(&first.path().join("themes.csv"));
+    let cross = themes
+        .iter()
+        .filter(|t| {
+            t["languages"]
+                .split(' ')
+                .filter(|lc| lc.split(':').nth(1).unwrap().parse::<usize>().unwrap() >= 2)
+                .count()
+                >= 2
+        })
+        .count();
+    assert!(
+        cross * 2 >= themes.len(),
+        "{cross} of {} themes cross languages",
+        themes.len()
+    );
+
+    let paragraphs = read_csv(&first.path().join("paragraphs.csv"));
+    let languages: std::collections::BTreeSet<&str> =
+        paragraphs.iter().map(|p| p["language"].as_str()).collect();
+    assert_eq!(
+        languages.into_iter().collect::<Vec<_>>(),
+        vec!["en", "he", "pl", "zh"]
+    );
+    for column in [
+        "file",
+        "paragraph",
+        "language",
+        "theme",
+        "theme_label",
+        "similarity",
+        "text",
+    ] {
+        assert!(
+            paragraphs[0].contains_key(column),
+            "paragraphs.csv has {column}"
+        );
+    }
+    assert!(!paragraphs
+        .iter()
+        .any(|p| p["text"].starts_with("passage: ")));
+
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(first.path().join("run.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        run["counts"]["paragraphs"].as_u64().unwrap() as usize,
+        paragraphs.len()
+    );
+    assert!(run["k_selection"]["candidates"].as_array().unwrap().len() >= 2);
+    assert!(run["counts"]["skipped"]["navigation"].as_u64().unwrap() >= 3);
+
+    let npy = std::fs::read(first.path().join("embeddings.npy")).unwrap();
+    let header_len = u16::from_le_bytes([npy[8], npy[9]]) as usize;
+    assert_eq!(npy.len(), 10 + header_len + paragraphs.len() * 384 * 4);
+}
+
+/// An output folder holding a previous run's files, to prove they survive.
+fn previous_outputs() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "paragraphs.csv",
+        "themes.csv",
+        "theme_examples.csv",
+        "run.json",
+    ] {
+        std::fs::write(dir.path().join(name), format!("previous {name}")).unwrap();
+    }
+    dir
+}
+
+fn assert_untouched(dir: &Path) {
+    for name in [
+        "paragraphs.csv",
+        "themes.csv",
+        "theme_examples.csv",
+        "run.json",
+    ] {
+        assert_eq!(
+            std::fs::read_to_string(dir.join(name)).unwrap(),
+            format!("previous {name}")
+        );
+    }
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".crossthemes-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary files left behind: {leftovers:?}"
+    );
+}
+
+fn assert_usage_error(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(needle), "error names {needle:?}: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_input_is_named() {
+    let output = previous_outputs();
+    let out = crossthemes(&["--input", "no/such/folder", "--output", arg(output.path())]);
+    assert_usage_error(&out, "--input no/such/folder");
+    assert_untouched(output.path());
+}
+
+#[test]
+fn empty_input_folder_is_named() {
+    let output = previous_outputs();
+    let empty = tempfile::tempdir().unwrap();
+    let out = crossthemes(&["--input", arg(empty.path()), "--output", arg(output.path())]);
+    assert_usage_error(&out, "found no .txt, .md or .html files");
+    assert_untouched(output.path());
+}
+
+#[test]
+fn undecodable_file_is_named() {
+    let output = previous_outputs();
+    let input = tempfile::tempdir().unwrap();
+    std::fs::write(
+        input.path().join("broken.txt"),
+        b"\x00\x01\x02\xff\xfe binary",
+    )
+    .unwrap();
+    let out = crossthemes(&["--input", arg(input.path()), "--output", arg(output.path())]);
+    assert_usage_error(&out, "broken.txt");
+    assert_untouched(output.path());
+}
+
+#[test]
+fn k_larger_than_the_paragraphs_is_refused() {
+    let output = previous_outputs();
+    let out = crossthemes(&["--k", "5000", "--output", arg(output.path())]);
+    assert_usage_error(&out, "--k 5000");
+    assert_untouched(output.path());
+}
+
+#[test]
+fn unwritable_output_is_named() {
+    let parent = tempfile::tempdir().unwrap();
+    let not_a_folder = parent.path().join("file");
+    std::fs::write(&not_a_folder, "I am a file").unwrap();
+    let out = crossthemes(&["--output", arg(&not_a_folder)]);
+    assert_usage_error(&out, "--output");
+    assert_eq!(
+        std::fs::read_to_string(&not_a_folder).unwrap(),
+        "I am a file"
+    );
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    assert_usage_error(&crossthemes(&["--k", "many"]), "--k");
+    assert_usage_error(&crossthemes(&["--device", "tpu"]), "--device");
+    let help = crossthemes(&["--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--input",
+        "--output",
+        "--model",
+        "--device",
+        "--k",
+        "--seed",
+        "--batch-size",
+        "--threads",
+        "--quiet",
+        "--verbose",
+    ] {
+        assert!(text.contains(flag), "--help explains {flag}");
+    }
+}
