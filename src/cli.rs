@@ -17,6 +17,10 @@ use crate::embed::{DeviceChoice, EmbedError, EmbedOptions, Embedder, ModelStore,
 use crate::ingest::{self, IngestError};
 use crate::language;
 use crate::output::{self, OutputError};
+use crate::refresh::{self, cache::EmbeddingCache, lock::LockError, History};
+
+/// The embedding cache's file name in the output folder.
+const CACHE_FILE: &str = "cache.sqlite";
 
 /// Groups the paragraphs of articles in many languages into cross-language
 /// themes and writes them as spreadsheet-ready CSV.
@@ -84,6 +88,12 @@ struct JobArgs {
     /// Also write embeddings.npy (float32, one row per line of paragraphs.csv).
     #[arg(long)]
     save_embeddings: bool,
+    /// The embedding cache (SQLite); default: cache.sqlite in the output folder.
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Ignore the previous runs' themes and choose them afresh (ids are still never reused).
+    #[arg(long)]
+    rebuild: bool,
 }
 
 #[derive(Debug, Args)]
@@ -149,8 +159,12 @@ pub fn main() -> i32 {
     }
 }
 
-/// 2 for a usage or input mistake the user can fix, 1 for anything else.
+/// 3 when another run holds the output folder (a scheduler can retry), 2 for
+/// a usage or input mistake the user can fix, 1 for anything else.
 fn exit_code(error: &anyhow::Error) -> i32 {
+    if matches!(error.downcast_ref::<LockError>(), Some(LockError::Busy { .. })) {
+        return 3;
+    }
     let user_mistake = error.downcast_ref::<IngestError>().is_some()
         || matches!(
             error.downcast_ref::<OutputError>(),
@@ -227,20 +241,24 @@ fn embed_with_progress(
 fn run_job(cli: &Cli) -> anyhow::Result<()> {
     let job = &cli.job;
     let started = chrono::Utc::now();
+    let clock = Instant::now();
+    let today = started.format("%Y-%m-%d").to_string();
     let mut timings = serde_json::Map::new();
     let mut lap = {
         let mut last = Instant::now();
         move |stage: &str, timings: &mut serde_json::Map<String, serde_json::Value>| {
             let seconds = last.elapsed().as_secs_f64();
-            timings.insert(
-                stage.to_string(),
-                json!((seconds * 1000.0).round() / 1000.0),
-            );
+            timings.insert(stage.to_string(), json!((seconds * 1000.0).round() / 1000.0));
             last = Instant::now();
         }
     };
 
     output::prepare_dir(&job.output)?;
+    let _lock = refresh::lock::acquire(&job.output)?;
+    let cache_path = job.cache.clone().unwrap_or_else(|| job.output.join(CACHE_FILE));
+    let mut cache = EmbeddingCache::open(&cache_path)?;
+    let stored_history = History::load(&job.output);
+
     let corpus = ingest::read_corpus(&job.input)?;
     let skipped: usize = corpus.skipped.values().sum();
     tracing::info!(
@@ -251,11 +269,7 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
     );
     if let KChoice::Fixed(k) = job.k {
         if k > corpus.paragraphs.len() {
-            return Err(ClusterError::KTooLarge {
-                k,
-                paragraphs: corpus.paragraphs.len(),
-            }
-            .into());
+            return Err(ClusterError::KTooLarge { k, paragraphs: corpus.paragraphs.len() }.into());
         }
     }
     lap("ingest", &mut timings);
@@ -265,34 +279,61 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
     lap("language", &mut timings);
 
     let embedder = load_embedder(cli)?;
+    let model_identity = embedder.model().identity();
     lap("model_load", &mut timings);
-    let (embeddings, stats) = embed_with_progress(cli, &embedder, &texts)?;
-    tracing::info!(
-        "embedded {} paragraphs ({} tokens) on {}",
-        stats.texts,
-        stats.tokens,
-        embedder.device()
-    );
+    let bar = progress_bar(cli, texts.len(), "embedding");
+    let (embeddings, stats, reused) =
+        refresh::embed_with_cache(&embedder, &mut cache, &texts, &|done| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
     lap("embed", &mut timings);
 
-    let options = ClusterOptions {
-        k: job.k,
-        seed: job.seed,
-        debias: job.debias,
-        ..Default::default()
+    // History counts only when it was made with the same model; --rebuild
+    // and a model change start the themes over but never reuse an id.
+    let history = match &stored_history {
+        Some(h) if job.rebuild => {
+            tracing::info!("--rebuild: themes start over");
+            None
+        }
+        Some(h) if h.model != model_identity => {
+            tracing::warn!("the model changed since the last run; themes start over");
+            None
+        }
+        other => other.as_ref(),
     };
+    let mut options = ClusterOptions { k: job.k, seed: job.seed, debias: job.debias, ..Default::default() };
+    let mut kept_k = false;
+    if let Some(h) = history {
+        options.init = h.warm_start();
+        if job.k == KChoice::Auto && h.themes.len() <= corpus.paragraphs.len() {
+            options.k = KChoice::Fixed(h.themes.len());
+            kept_k = true;
+        }
+    }
     let spinner = progress_bar(cli, 1, "clustering");
-    let clustering = cluster::cluster(embeddings.view(), &languages, &options)?;
+    let mut clustering = cluster::cluster(embeddings.view(), &languages, &options)?;
     spinner.finish_and_clear();
-    tracing::info!(
-        "{} themes ({})",
-        clustering.k(),
-        clustering.selection.method
-    );
+    if kept_k {
+        clustering.selection.method = "kept from the previous run (--rebuild chooses again)".into();
+    }
+    tracing::info!("{} themes ({})", clustering.k(), clustering.selection.method);
     lap("cluster", &mut timings);
 
-    let themes = describe::describe(&corpus.paragraphs, &languages, &clustering);
+    let mut themes = describe::describe(&corpus.paragraphs, &languages, &clustering);
     lap("describe", &mut timings);
+
+    let seen = cache.first_seen(&texts)?;
+    let is_new: Vec<bool> = seen.iter().map(Option::is_none).collect();
+    let first_seen: Vec<String> = seen.into_iter().map(|d| d.unwrap_or_else(|| today.clone())).collect();
+    let previous = refresh::Previous {
+        history,
+        next_id: stored_history.as_ref().map_or(1, |h| h.next_theme_id),
+        model: &model_identity,
+    };
+    let assignment = refresh::assign_ids(&previous, &clustering, &themes, &texts, &is_new, &today);
+    for (theme, &id) in themes.iter_mut().zip(&assignment.ids) {
+        theme.id = id;
+    }
+    let new_paragraphs = is_new.iter().filter(|&&n| n).count();
 
     let mut language_counts = std::collections::BTreeMap::new();
     for l in &languages {
@@ -304,18 +345,25 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
         "started_at": started.to_rfc3339(),
         "inputs": job.input,
         "output": job.output,
+        "cache": cache_path,
         "model": {
             "name": model.name,
             "directory": model.dir,
-            "identity": model.identity(),
+            "identity": model_identity,
             "provenance": model.provenance,
         },
         "device": embedder.device(),
-        "embedding": {"batch_size": cli.model.batch_size, "stats": stats},
+        "embedding": {"batch_size": cli.model.batch_size, "embedded": stats.texts, "reused_from_cache": reused, "stats": stats},
         "k": clustering.k(),
         "k_selection": clustering.selection,
         "debias": job.debias,
         "seed": job.seed,
+        "refresh": {
+            "rebuild": job.rebuild,
+            "previous_themes": history.map_or(0, |h| h.themes.len()),
+            "new_paragraphs": new_paragraphs,
+            "themes_retired": assignment.retired_now,
+        },
         "counts": {
             "files": corpus.files.len(),
             "paragraphs": corpus.paragraphs.len(),
@@ -327,6 +375,17 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
     });
     lap("report", &mut timings);
     run["timings_seconds"] = serde_json::Value::Object(timings);
+    let mut runs = output::read_runs(&job.output);
+    runs.push(vec![
+        started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        corpus.files.len().to_string(),
+        corpus.paragraphs.len().to_string(),
+        new_paragraphs.to_string(),
+        stats.texts.to_string(),
+        reused.to_string(),
+        clustering.k().to_string(),
+        format!("{:.1}", clock.elapsed().as_secs_f64()),
+    ]);
     let report = output::Report {
         paragraphs: &corpus.paragraphs,
         languages: &languages,
@@ -334,18 +393,23 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
         themes: &themes,
         run: &run,
         embeddings: job.save_embeddings.then_some(&embeddings),
+        first_seen: &first_seen,
+        is_new: &is_new,
+        changes: &assignment.changes,
+        runs: &runs,
+        history: &assignment.history,
     };
     let written = output::write_report(&job.output, &report)?;
-    let cross = themes
-        .iter()
-        .filter(|t| t.languages.iter().filter(|(_, n)| *n >= 2).count() >= 2)
-        .count();
+    let newly_seen: Vec<&str> = texts.iter().zip(&is_new).filter(|(_, &n)| n).map(|(t, _)| *t).collect();
+    cache.mark_seen(&newly_seen, &today)?;
+    let cross = themes.iter().filter(|t| t.languages.iter().filter(|(_, n)| *n >= 2).count() >= 2).count();
     tracing::info!(
-        "wrote {} files to {}: {} themes, {} of them with two or more languages",
+        "wrote {} files to {}: {} themes, {} of them with two or more languages; {} new paragraphs",
         written.len(),
         job.output.display(),
         themes.len(),
-        cross
+        cross,
+        new_paragraphs
     );
     Ok(())
 }

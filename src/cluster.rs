@@ -66,6 +66,9 @@ pub struct ClusterOptions {
     pub debias: Debias,
     /// k-means restarts from fresh k-means++ seeds; the best inertia wins.
     pub restarts: usize,
+    /// Where to start instead of k-means++ (a refresh starts from the
+    /// previous run's themes); used when k equals their number.
+    pub init: Option<WarmStart>,
 }
 
 impl Default for ClusterOptions {
@@ -75,6 +78,7 @@ impl Default for ClusterOptions {
             seed: 42,
             debias: Debias::Joint,
             restarts: 10,
+            init: None,
         }
     }
 }
@@ -97,7 +101,8 @@ pub struct KSelection {
 }
 
 /// Themes found in the paragraphs. Labels are 0-based, ordered by theme size
-/// (largest first), ties by first paragraph.
+/// (largest first), ties by first paragraph. Everything here follows from
+/// the labels and the embeddings alone, so equal labels give equal numbers.
 #[derive(Debug, Clone)]
 pub struct Clustering {
     pub labels: Vec<usize>,
@@ -105,7 +110,17 @@ pub struct Clustering {
     pub vectors: Array2<f32>,
     /// Normalized mean of each theme's corrected vectors.
     pub centroids: Array2<f32>,
+    /// Where a later run starts from.
+    pub warm_start: WarmStart,
     pub selection: KSelection,
+}
+
+/// The state a refresh starts k-means from: each theme's mean corrected
+/// vector and each language's offset.
+#[derive(Debug, Clone, Default)]
+pub struct WarmStart {
+    pub centroids: Array2<f32>,
+    pub offsets: BTreeMap<String, Vec<f32>>,
 }
 
 impl Clustering {
@@ -119,6 +134,29 @@ impl Clustering {
     }
 }
 
+/// Paragraph languages as dense ids, with the names in id order.
+struct Languages {
+    ids: Vec<usize>,
+    names: Vec<String>,
+}
+
+impl Languages {
+    fn new(languages: &[String]) -> Self {
+        let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut names = Vec::new();
+        let ids = languages
+            .iter()
+            .map(|l| {
+                *index.entry(l.as_str()).or_insert_with(|| {
+                    names.push(l.clone());
+                    names.len() - 1
+                })
+            })
+            .collect();
+        Self { ids, names }
+    }
+}
+
 /// Clusters `embeddings` (one row per paragraph) into themes.
 pub fn cluster(
     embeddings: ArrayView2<f32>,
@@ -127,80 +165,73 @@ pub fn cluster(
 ) -> Result<Clustering, ClusterError> {
     let n = embeddings.nrows();
     let data = embeddings.mapv(f64::from);
-    let language_ids = index_languages(languages);
+    let languages = Languages::new(languages);
 
-    let (labels, corrected, selection) = match options.k {
+    let (labels, selection) = match options.k {
         KChoice::Fixed(k) if k > n => return Err(ClusterError::KTooLarge { k, paragraphs: n }),
         KChoice::Fixed(k) => {
-            let (labels, corrected) = fit(&data, &language_ids, k, options)?;
-            (
-                labels,
-                corrected,
-                KSelection {
-                    k,
-                    method: "fixed by --k".into(),
-                    candidates: vec![],
-                },
-            )
+            let labels = fit(&data, &languages, k, options)?;
+            (labels, KSelection { k, method: "fixed by --k".into(), candidates: vec![] })
         }
-        KChoice::Auto => choose_k(&data, &language_ids, options)?,
+        KChoice::Auto => choose_k(&data, &languages, options)?,
     };
-    Ok(finish(labels, &corrected, selection))
+    Ok(finish(&data, &languages, labels, options.debias, selection))
 }
 
-fn index_languages(languages: &[String]) -> Vec<usize> {
-    let mut ids = BTreeMap::new();
-    languages
-        .iter()
-        .map(|l| {
-            let next = ids.len();
-            *ids.entry(l.as_str()).or_insert(next)
-        })
-        .collect()
-}
-
-/// Runs k-means for one k with the chosen debiasing; returns labels and the
-/// corrected vectors they were found on.
-fn fit(
-    data: &Array2<f64>,
-    languages: &[usize],
-    k: usize,
-    options: &ClusterOptions,
-) -> Result<(Vec<usize>, Array2<f64>), ClusterError> {
+/// Runs k-means for one k with the chosen debiasing; returns the labels.
+fn fit(data: &Array2<f64>, languages: &Languages, k: usize, options: &ClusterOptions) -> Result<Vec<usize>, ClusterError> {
+    let warm = options.init.as_ref().filter(|w| w.centroids.nrows() == k && w.centroids.ncols() == data.ncols());
+    let warm_centroids = warm.map(|w| w.centroids.mapv(f64::from));
     match options.debias {
-        Debias::None => {
-            let (labels, _) = kmeans(data, k, options, None)?;
-            Ok((labels, data.clone()))
-        }
+        Debias::None => Ok(kmeans(data, k, options, warm_centroids)?.0),
         Debias::Mean => {
-            let corrected = subtract_offsets(data, languages, &language_means(data, languages));
-            let (labels, _) = kmeans(&corrected, k, options, None)?;
-            Ok((labels, corrected))
+            let corrected = subtract_offsets(data, &languages.ids, &language_means(data, &languages.ids));
+            Ok(kmeans(&corrected, k, options, warm_centroids)?.0)
         }
         Debias::Joint => {
-            let mut offsets = language_means(data, languages);
-            let mut init = None;
-            let mut labels = Vec::new();
-            let mut corrected = subtract_offsets(data, languages, &offsets);
+            let mut offsets = language_means(data, &languages.ids);
+            if let Some(w) = warm {
+                // Languages seen before start from their fitted offsets.
+                for (id, name) in languages.names.iter().enumerate() {
+                    if let Some(o) = w.offsets.get(name).filter(|o| o.len() == data.ncols()) {
+                        offsets.row_mut(id).assign(&ndarray::ArrayView1::from(o).mapv(f64::from));
+                    }
+                }
+            }
+            let mut init = warm_centroids;
+            let mut labels: Vec<usize> = Vec::new();
             for _ in 0..JOINT_ROUNDS {
+                let corrected = subtract_offsets(data, &languages.ids, &offsets);
                 let (round_labels, centroids) = kmeans(&corrected, k, options, init.take())?;
                 let converged = round_labels == labels;
                 labels = round_labels;
-                offsets = residual_offsets(data, languages, &labels, &centroids, offsets.nrows());
-                corrected = subtract_offsets(data, languages, &offsets);
                 if converged {
                     break;
                 }
+                offsets = residual_offsets(data, &languages.ids, &labels, &centroids, offsets.nrows());
                 init = Some(centroids);
             }
-            // Labels always belong to the vectors they were assigned on.
-            let (final_labels, _) = kmeans(
-                &corrected,
-                k,
-                options,
-                Some(centroid_of(&corrected, &labels, k)),
-            )?;
-            Ok((final_labels, corrected))
+            Ok(labels)
+        }
+    }
+}
+
+/// The language offsets that go with a labelling: none, each language's
+/// mean, or (joint) the least-squares fit of vector = theme centroid +
+/// language offset, found by alternating from the language means.
+fn offsets_for(data: &Array2<f64>, languages: &Languages, labels: &[usize], debias: Debias) -> Array2<f64> {
+    let language_count = languages.names.len();
+    match debias {
+        Debias::None => Array2::zeros((language_count, data.ncols())),
+        Debias::Mean => language_means(data, &languages.ids),
+        Debias::Joint => {
+            let k = labels.iter().max().map_or(1, |m| m + 1);
+            let mut offsets = language_means(data, &languages.ids);
+            for _ in 0..JOINT_ROUNDS {
+                let centroids = centroid_of(&subtract_offsets(data, &languages.ids, &offsets), labels, k);
+                offsets = residual_offsets(data, &languages.ids, labels, &centroids, language_count);
+            }
+            offsets
         }
     }
 }
@@ -257,20 +288,12 @@ fn kmeans(
 ) -> Result<(Vec<usize>, Array2<f64>), ClusterError> {
     let dataset = DatasetBase::from(data.clone());
     let rng = Xoshiro256Plus::seed_from_u64(options.seed);
-    let params = KMeans::params_with_rng(k, rng)
-        .max_n_iterations(300)
-        .tolerance(1e-6);
+    let params = KMeans::params_with_rng(k, rng).max_n_iterations(300).tolerance(1e-6);
     let params = match init {
-        Some(centroids) => params
-            .n_runs(1)
-            .init_method(KMeansInit::Precomputed(centroids)),
-        None => params
-            .n_runs(options.restarts.max(1))
-            .init_method(KMeansInit::KMeansPlusPlus),
+        Some(centroids) => params.n_runs(1).init_method(KMeansInit::Precomputed(centroids)),
+        None => params.n_runs(options.restarts.max(1)).init_method(KMeansInit::KMeansPlusPlus),
     };
-    let model = params
-        .fit(&dataset)
-        .map_err(|e| ClusterError::KMeans(e.to_string()))?;
+    let model = params.fit(&dataset).map_err(|e| ClusterError::KMeans(e.to_string()))?;
     let labels = model.predict(&dataset).to_vec();
     Ok((labels, model.centroids().clone()))
 }
@@ -279,43 +302,40 @@ fn kmeans(
 /// silhouette (cosine distance, on the language-corrected vectors).
 fn choose_k(
     data: &Array2<f64>,
-    languages: &[usize],
+    languages: &Languages,
     options: &ClusterOptions,
-) -> Result<(Vec<usize>, Array2<f64>, KSelection), ClusterError> {
+) -> Result<(Vec<usize>, KSelection), ClusterError> {
     let n = data.nrows();
+    if n < 3 {
+        let labels = fit(data, languages, 1, options)?;
+        let selection = KSelection { k: 1, method: "one theme: fewer than 3 paragraphs".into(), candidates: vec![] };
+        return Ok((labels, selection));
+    }
     let root = (n as f64).sqrt();
     let k_max = ((root * 1.5) as usize).clamp(2, AUTO_K_MAX).min(n);
     // Silhouette favours the fewest clusters on text with one broad subject;
     // analysts want the subject's themes, so the range starts at √n / 2.
     let k_min = ((root / 2.0).ceil() as usize).clamp(2, k_max);
-    if n < 3 {
-        let (labels, corrected) = fit(data, languages, 1, options)?;
-        let selection = KSelection {
-            k: 1,
-            method: "one theme: fewer than 3 paragraphs".into(),
-            candidates: vec![],
-        };
-        return Ok((labels, corrected, selection));
-    }
-    let mut best: Option<(f64, Vec<usize>, Array2<f64>)> = None;
+    let mut best: Option<(f64, Vec<usize>)> = None;
     let mut candidates = Vec::new();
     for k in k_min..=k_max {
-        let (labels, corrected) = fit(data, languages, k, options)?;
+        let labels = fit(data, languages, k, options)?;
+        let corrected = subtract_offsets(data, &languages.ids, &offsets_for(data, languages, &labels, options.debias));
         let score = silhouette(&corrected, &labels, k);
         tracing::debug!("k = {k}: silhouette {score:.4}");
         candidates.push((k, score));
-        if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
-            best = Some((score, labels, corrected));
+        if best.as_ref().is_none_or(|(s, _)| score > *s) {
+            best = Some((score, labels));
         }
     }
-    let (_, labels, corrected) = best.expect("at least one candidate");
+    let (_, labels) = best.expect("at least one candidate");
     let k = labels.iter().max().map_or(1, |m| m + 1);
     let selection = KSelection {
         k,
         method: format!("highest mean silhouette (cosine) over k = {k_min}..={k_max}"),
         candidates,
     };
-    Ok((labels, corrected, selection))
+    Ok((labels, selection))
 }
 
 fn normalized_rows(data: &Array2<f64>) -> Array2<f64> {
@@ -360,8 +380,8 @@ fn silhouette(data: &Array2<f64>, labels: &[usize], k: usize) -> f64 {
     total / sample.len() as f64
 }
 
-/// Renumbers themes by size and computes the normalized centroids.
-fn finish(labels: Vec<usize>, corrected: &Array2<f64>, selection: KSelection) -> Clustering {
+/// Renumbers themes by size and derives everything else from the labels.
+fn finish(data: &Array2<f64>, languages: &Languages, labels: Vec<usize>, debias: Debias, selection: KSelection) -> Clustering {
     let k = labels.iter().max().map_or(1, |m| m + 1);
     let mut sizes: Vec<(usize, usize, usize)> = (0..k)
         .map(|c| {
@@ -378,12 +398,20 @@ fn finish(labels: Vec<usize>, corrected: &Array2<f64>, selection: KSelection) ->
     }
     let labels: Vec<usize> = labels.iter().map(|&l| renumber[l]).collect();
     let k = sizes.len();
-    let vectors = normalized_rows(corrected);
+
+    let offsets = offsets_for(data, languages, &labels, debias);
+    let corrected = subtract_offsets(data, &languages.ids, &offsets);
+    let vectors = normalized_rows(&corrected);
     let centroids = normalized_rows(&centroid_of(&vectors, &labels, k));
+    let warm_start = WarmStart {
+        centroids: centroid_of(&corrected, &labels, k).mapv(|x| x as f32),
+        offsets: languages.names.iter().cloned().zip(offsets.rows().into_iter().map(|r| r.iter().map(|&x| x as f32).collect())).collect(),
+    };
     Clustering {
         labels,
         vectors: vectors.mapv(|x| x as f32),
         centroids: centroids.mapv(|x| x as f32),
+        warm_start,
         selection: KSelection { k, ..selection },
     }
 }

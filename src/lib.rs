@@ -10,3 +10,4 @@ pub mod embed;
 pub mod ingest;
 pub mod language;
 pub mod output;
+pub mod refresh;

@@ -16,6 +16,7 @@ use tempfile::NamedTempFile;
 use crate::cluster::Clustering;
 use crate::describe::Theme;
 use crate::ingest::Paragraph;
+use crate::refresh::{History, ThemeChange, HISTORY_FILE};
 
 /// Excel's limit on the characters in one cell.
 pub const MAX_CELL_CHARS: usize = 32_767;
@@ -26,6 +27,9 @@ pub const THEMES_CSV: &str = "themes.csv";
 pub const EXAMPLES_CSV: &str = "theme_examples.csv";
 pub const RUN_JSON: &str = "run.json";
 pub const EMBEDDINGS_NPY: &str = "embeddings.npy";
+pub const RUNS_CSV: &str = "runs.csv";
+pub const RUNS_COLUMNS: [&str; 8] =
+    ["time", "files", "paragraphs", "new_paragraphs", "embedded", "reused_from_cache", "k", "seconds"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
@@ -50,6 +54,14 @@ pub struct Report<'a> {
     pub run: &'a serde_json::Value,
     /// The model's vectors, before language removal (`--save-embeddings`).
     pub embeddings: Option<&'a Array2<f32>>,
+    /// Day each paragraph was first seen, and whether that is this run.
+    pub first_seen: &'a [String],
+    pub is_new: &'a [bool],
+    /// Aligned with `themes`.
+    pub changes: &'a [ThemeChange],
+    /// Every run so far, this one last (rows of runs.csv).
+    pub runs: &'a [Vec<String>],
+    pub history: &'a History,
 }
 
 /// Creates the output folder and proves it is writable, before any long work.
@@ -101,6 +113,11 @@ pub fn write_report(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, OutputE
     if let Some(embeddings) = report.embeddings {
         stage(EMBEDDINGS_NPY, &|w| write_npy(w, embeddings))?;
     }
+    stage(RUNS_CSV, &|w| runs_csv(w, report))?;
+    stage(HISTORY_FILE, &|w| {
+        serde_json::to_writer(&mut *w, report.history)?;
+        w.write_all(b"\n")
+    })?;
     stage(RUN_JSON, &|w| {
         serde_json::to_writer_pretty(&mut *w, report.run)?;
         w.write_all(b"\n")
@@ -153,6 +170,8 @@ fn paragraphs_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         "theme",
         "theme_label",
         "similarity",
+        "first_seen",
+        "new",
         "text",
     ])?;
     for (i, p) in r.paragraphs.iter().enumerate() {
@@ -164,6 +183,8 @@ fn paragraphs_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             theme.id.to_string(),
             text_cell(&theme.label),
             score(r.clustering.similarity(i)),
+            r.first_seen[i].clone(),
+            r.is_new[i].to_string(),
             text_cell(&p.text),
         ])?;
     }
@@ -179,10 +200,13 @@ fn themes_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         "languages",
         "language_count",
         "cohesion",
+        "first_seen",
+        "new_paragraphs",
+        "previous_theme",
         "keywords",
         "representative_text",
     ])?;
-    for t in r.themes {
+    for (t, change) in by_id(r) {
         out.write_record([
             t.id.to_string(),
             text_cell(&t.label),
@@ -190,6 +214,9 @@ fn themes_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             t.language_summary(),
             t.languages.len().to_string(),
             score(t.cohesion),
+            change.first_seen.clone(),
+            change.new_paragraphs.to_string(),
+            text_cell(&change.previous_theme),
             text_cell(&t.keywords.join(", ")),
             text_cell(&r.paragraphs[t.representative].text),
         ])?;
@@ -209,7 +236,7 @@ fn examples_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         "paragraph",
         "text",
     ])?;
-    for t in r.themes {
+    for (t, _) in by_id(r) {
         for e in &t.examples {
             let p = &r.paragraphs[e.paragraph];
             out.write_record([
@@ -225,6 +252,35 @@ fn examples_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         }
     }
     out.flush()
+}
+
+/// Themes with their changes, in order of their stable ids.
+fn by_id<'r>(r: &'r Report) -> Vec<(&'r Theme, &'r ThemeChange)> {
+    let mut rows: Vec<_> = r.themes.iter().zip(r.changes).collect();
+    rows.sort_by_key(|(t, _)| t.id);
+    rows
+}
+
+fn runs_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
+    let mut out = csv_writer(w)?;
+    out.write_record(RUNS_COLUMNS)?;
+    for row in r.runs {
+        out.write_record(row)?;
+    }
+    out.flush()
+}
+
+/// The rows of an existing runs.csv (without its header), to append to.
+pub fn read_runs(dir: &Path) -> Vec<Vec<String>> {
+    let Ok(bytes) = std::fs::read(dir.join(RUNS_CSV)) else {
+        return Vec::new();
+    };
+    let body = bytes.strip_prefix(UTF8_BOM).unwrap_or(&bytes);
+    csv::Reader::from_reader(body)
+        .records()
+        .filter_map(Result::ok)
+        .map(|record| record.iter().map(str::to_string).collect())
+        .collect()
 }
 
 /// NumPy .npy (format 1.0), little-endian float32, C order.
