@@ -162,7 +162,10 @@ pub fn main() -> i32 {
 /// 3 when another run holds the output folder (a scheduler can retry), 2 for
 /// a usage or input mistake the user can fix, 1 for anything else.
 fn exit_code(error: &anyhow::Error) -> i32 {
-    if matches!(error.downcast_ref::<LockError>(), Some(LockError::Busy { .. })) {
+    if matches!(
+        error.downcast_ref::<LockError>(),
+        Some(LockError::Busy { .. })
+    ) {
         return 3;
     }
     let user_mistake = error.downcast_ref::<IngestError>().is_some()
@@ -248,14 +251,20 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
         let mut last = Instant::now();
         move |stage: &str, timings: &mut serde_json::Map<String, serde_json::Value>| {
             let seconds = last.elapsed().as_secs_f64();
-            timings.insert(stage.to_string(), json!((seconds * 1000.0).round() / 1000.0));
+            timings.insert(
+                stage.to_string(),
+                json!((seconds * 1000.0).round() / 1000.0),
+            );
             last = Instant::now();
         }
     };
 
     output::prepare_dir(&job.output)?;
     let _lock = refresh::lock::acquire(&job.output)?;
-    let cache_path = job.cache.clone().unwrap_or_else(|| job.output.join(CACHE_FILE));
+    let cache_path = job
+        .cache
+        .clone()
+        .unwrap_or_else(|| job.output.join(CACHE_FILE));
     let mut cache = EmbeddingCache::open(&cache_path)?;
     let stored_history = History::load(&job.output);
 
@@ -269,7 +278,11 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
     );
     if let KChoice::Fixed(k) = job.k {
         if k > corpus.paragraphs.len() {
-            return Err(ClusterError::KTooLarge { k, paragraphs: corpus.paragraphs.len() }.into());
+            return Err(ClusterError::KTooLarge {
+                k,
+                paragraphs: corpus.paragraphs.len(),
+            }
+            .into());
         }
     }
     lap("ingest", &mut timings);
@@ -283,7 +296,9 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
     lap("model_load", &mut timings);
     let bar = progress_bar(cli, texts.len(), "embedding");
     let (embeddings, stats, reused) =
-        refresh::embed_with_cache(&embedder, &mut cache, &texts, &|done| bar.set_position(done as u64))?;
+        refresh::embed_with_cache(&embedder, &mut cache, &texts, &|done| {
+            bar.set_position(done as u64)
+        })?;
     bar.finish_and_clear();
     lap("embed", &mut timings);
 
@@ -300,7 +315,12 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
         }
         other => other.as_ref(),
     };
-    let mut options = ClusterOptions { k: job.k, seed: job.seed, debias: job.debias, ..Default::default() };
+    let mut options = ClusterOptions {
+        k: job.k,
+        seed: job.seed,
+        debias: job.debias,
+        ..Default::default()
+    };
     let mut kept_k = false;
     if let Some(h) = history {
         options.init = h.warm_start();
@@ -315,7 +335,11 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
     if kept_k {
         clustering.selection.method = "kept from the previous run (--rebuild chooses again)".into();
     }
-    tracing::info!("{} themes ({})", clustering.k(), clustering.selection.method);
+    tracing::info!(
+        "{} themes ({})",
+        clustering.k(),
+        clustering.selection.method
+    );
     lap("cluster", &mut timings);
 
     let mut themes = describe::describe(&corpus.paragraphs, &languages, &clustering);
@@ -323,7 +347,10 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
 
     let seen = cache.first_seen(&texts)?;
     let is_new: Vec<bool> = seen.iter().map(Option::is_none).collect();
-    let first_seen: Vec<String> = seen.into_iter().map(|d| d.unwrap_or_else(|| today.clone())).collect();
+    let first_seen: Vec<String> = seen
+        .into_iter()
+        .map(|d| d.unwrap_or_else(|| today.clone()))
+        .collect();
     let previous = refresh::Previous {
         history,
         next_id: stored_history.as_ref().map_or(1, |h| h.next_theme_id),
@@ -400,9 +427,17 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
         history: &assignment.history,
     };
     let written = output::write_report(&job.output, &report)?;
-    let newly_seen: Vec<&str> = texts.iter().zip(&is_new).filter(|(_, &n)| n).map(|(t, _)| *t).collect();
+    let newly_seen: Vec<&str> = texts
+        .iter()
+        .zip(&is_new)
+        .filter(|(_, &n)| n)
+        .map(|(t, _)| *t)
+        .collect();
     cache.mark_seen(&newly_seen, &today)?;
-    let cross = themes.iter().filter(|t| t.languages.iter().filter(|(_, n)| *n >= 2).count() >= 2).count();
+    let cross = themes
+        .iter()
+        .filter(|t| t.languages.iter().filter(|(_, n)| *n >= 2).count() >= 2)
+        .count();
     tracing::info!(
         "wrote {} files to {}: {} themes, {} of them with two or more languages; {} new paragraphs",
         written.len(),

@@ -171,7 +171,14 @@ pub fn cluster(
         KChoice::Fixed(k) if k > n => return Err(ClusterError::KTooLarge { k, paragraphs: n }),
         KChoice::Fixed(k) => {
             let labels = fit(&data, &languages, k, options)?;
-            (labels, KSelection { k, method: "fixed by --k".into(), candidates: vec![] })
+            (
+                labels,
+                KSelection {
+                    k,
+                    method: "fixed by --k".into(),
+                    candidates: vec![],
+                },
+            )
         }
         KChoice::Auto => choose_k(&data, &languages, options)?,
     };
@@ -179,13 +186,22 @@ pub fn cluster(
 }
 
 /// Runs k-means for one k with the chosen debiasing; returns the labels.
-fn fit(data: &Array2<f64>, languages: &Languages, k: usize, options: &ClusterOptions) -> Result<Vec<usize>, ClusterError> {
-    let warm = options.init.as_ref().filter(|w| w.centroids.nrows() == k && w.centroids.ncols() == data.ncols());
+fn fit(
+    data: &Array2<f64>,
+    languages: &Languages,
+    k: usize,
+    options: &ClusterOptions,
+) -> Result<Vec<usize>, ClusterError> {
+    let warm = options
+        .init
+        .as_ref()
+        .filter(|w| w.centroids.nrows() == k && w.centroids.ncols() == data.ncols());
     let warm_centroids = warm.map(|w| w.centroids.mapv(f64::from));
     match options.debias {
         Debias::None => Ok(kmeans(data, k, options, warm_centroids)?.0),
         Debias::Mean => {
-            let corrected = subtract_offsets(data, &languages.ids, &language_means(data, &languages.ids));
+            let corrected =
+                subtract_offsets(data, &languages.ids, &language_means(data, &languages.ids));
             Ok(kmeans(&corrected, k, options, warm_centroids)?.0)
         }
         Debias::Joint => {
@@ -194,7 +210,9 @@ fn fit(data: &Array2<f64>, languages: &Languages, k: usize, options: &ClusterOpt
                 // Languages seen before start from their fitted offsets.
                 for (id, name) in languages.names.iter().enumerate() {
                     if let Some(o) = w.offsets.get(name).filter(|o| o.len() == data.ncols()) {
-                        offsets.row_mut(id).assign(&ndarray::ArrayView1::from(o).mapv(f64::from));
+                        offsets
+                            .row_mut(id)
+                            .assign(&ndarray::ArrayView1::from(o).mapv(f64::from));
                     }
                 }
             }
@@ -208,7 +226,8 @@ fn fit(data: &Array2<f64>, languages: &Languages, k: usize, options: &ClusterOpt
                 if converged {
                     break;
                 }
-                offsets = residual_offsets(data, &languages.ids, &labels, &centroids, offsets.nrows());
+                offsets =
+                    residual_offsets(data, &languages.ids, &labels, &centroids, offsets.nrows());
                 init = Some(centroids);
             }
             Ok(labels)
@@ -219,7 +238,12 @@ fn fit(data: &Array2<f64>, languages: &Languages, k: usize, options: &ClusterOpt
 /// The language offsets that go with a labelling: none, each language's
 /// mean, or (joint) the least-squares fit of vector = theme centroid +
 /// language offset, found by alternating from the language means.
-fn offsets_for(data: &Array2<f64>, languages: &Languages, labels: &[usize], debias: Debias) -> Array2<f64> {
+fn offsets_for(
+    data: &Array2<f64>,
+    languages: &Languages,
+    labels: &[usize],
+    debias: Debias,
+) -> Array2<f64> {
     let language_count = languages.names.len();
     match debias {
         Debias::None => Array2::zeros((language_count, data.ncols())),
@@ -228,8 +252,10 @@ fn offsets_for(data: &Array2<f64>, languages: &Languages, labels: &[usize], debi
             let k = labels.iter().max().map_or(1, |m| m + 1);
             let mut offsets = language_means(data, &languages.ids);
             for _ in 0..JOINT_ROUNDS {
-                let centroids = centroid_of(&subtract_offsets(data, &languages.ids, &offsets), labels, k);
-                offsets = residual_offsets(data, &languages.ids, labels, &centroids, language_count);
+                let centroids =
+                    centroid_of(&subtract_offsets(data, &languages.ids, &offsets), labels, k);
+                offsets =
+                    residual_offsets(data, &languages.ids, labels, &centroids, language_count);
             }
             offsets
         }
@@ -288,12 +314,20 @@ fn kmeans(
 ) -> Result<(Vec<usize>, Array2<f64>), ClusterError> {
     let dataset = DatasetBase::from(data.clone());
     let rng = Xoshiro256Plus::seed_from_u64(options.seed);
-    let params = KMeans::params_with_rng(k, rng).max_n_iterations(300).tolerance(1e-6);
+    let params = KMeans::params_with_rng(k, rng)
+        .max_n_iterations(300)
+        .tolerance(1e-6);
     let params = match init {
-        Some(centroids) => params.n_runs(1).init_method(KMeansInit::Precomputed(centroids)),
-        None => params.n_runs(options.restarts.max(1)).init_method(KMeansInit::KMeansPlusPlus),
+        Some(centroids) => params
+            .n_runs(1)
+            .init_method(KMeansInit::Precomputed(centroids)),
+        None => params
+            .n_runs(options.restarts.max(1))
+            .init_method(KMeansInit::KMeansPlusPlus),
     };
-    let model = params.fit(&dataset).map_err(|e| ClusterError::KMeans(e.to_string()))?;
+    let model = params
+        .fit(&dataset)
+        .map_err(|e| ClusterError::KMeans(e.to_string()))?;
     let labels = model.predict(&dataset).to_vec();
     Ok((labels, model.centroids().clone()))
 }
@@ -308,7 +342,11 @@ fn choose_k(
     let n = data.nrows();
     if n < 3 {
         let labels = fit(data, languages, 1, options)?;
-        let selection = KSelection { k: 1, method: "one theme: fewer than 3 paragraphs".into(), candidates: vec![] };
+        let selection = KSelection {
+            k: 1,
+            method: "one theme: fewer than 3 paragraphs".into(),
+            candidates: vec![],
+        };
         return Ok((labels, selection));
     }
     let root = (n as f64).sqrt();
@@ -320,7 +358,11 @@ fn choose_k(
     let mut candidates = Vec::new();
     for k in k_min..=k_max {
         let labels = fit(data, languages, k, options)?;
-        let corrected = subtract_offsets(data, &languages.ids, &offsets_for(data, languages, &labels, options.debias));
+        let corrected = subtract_offsets(
+            data,
+            &languages.ids,
+            &offsets_for(data, languages, &labels, options.debias),
+        );
         let score = silhouette(&corrected, &labels, k);
         tracing::debug!("k = {k}: silhouette {score:.4}");
         candidates.push((k, score));
@@ -381,7 +423,13 @@ fn silhouette(data: &Array2<f64>, labels: &[usize], k: usize) -> f64 {
 }
 
 /// Renumbers themes by size and derives everything else from the labels.
-fn finish(data: &Array2<f64>, languages: &Languages, labels: Vec<usize>, debias: Debias, selection: KSelection) -> Clustering {
+fn finish(
+    data: &Array2<f64>,
+    languages: &Languages,
+    labels: Vec<usize>,
+    debias: Debias,
+    selection: KSelection,
+) -> Clustering {
     let k = labels.iter().max().map_or(1, |m| m + 1);
     let mut sizes: Vec<(usize, usize, usize)> = (0..k)
         .map(|c| {
@@ -405,7 +453,17 @@ fn finish(data: &Array2<f64>, languages: &Languages, labels: Vec<usize>, debias:
     let centroids = normalized_rows(&centroid_of(&vectors, &labels, k));
     let warm_start = WarmStart {
         centroids: centroid_of(&corrected, &labels, k).mapv(|x| x as f32),
-        offsets: languages.names.iter().cloned().zip(offsets.rows().into_iter().map(|r| r.iter().map(|&x| x as f32).collect())).collect(),
+        offsets: languages
+            .names
+            .iter()
+            .cloned()
+            .zip(
+                offsets
+                    .rows()
+                    .into_iter()
+                    .map(|r| r.iter().map(|&x| x as f32).collect()),
+            )
+            .collect(),
     };
     Clustering {
         labels,

@@ -28,8 +28,16 @@ pub const EXAMPLES_CSV: &str = "theme_examples.csv";
 pub const RUN_JSON: &str = "run.json";
 pub const EMBEDDINGS_NPY: &str = "embeddings.npy";
 pub const RUNS_CSV: &str = "runs.csv";
-pub const RUNS_COLUMNS: [&str; 8] =
-    ["time", "files", "paragraphs", "new_paragraphs", "embedded", "reused_from_cache", "k", "seconds"];
+pub const RUNS_COLUMNS: [&str; 8] = [
+    "time",
+    "files",
+    "paragraphs",
+    "new_paragraphs",
+    "embedded",
+    "reused_from_cache",
+    "k",
+    "seconds",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {

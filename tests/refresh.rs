@@ -14,13 +14,20 @@ use common::repo_root;
 
 fn command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_crossthemes"));
-    command.current_dir(repo_root()).args(args).env("HF_HUB_OFFLINE", "1");
+    command
+        .current_dir(repo_root())
+        .args(args)
+        .env("HF_HUB_OFFLINE", "1");
     command
 }
 
 fn run_ok(args: &[&str]) -> Output {
     let out = command(args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -35,7 +42,10 @@ fn run_json(dir: &Path) -> serde_json::Value {
 /// Rows of a CSV as maps, and the file's exact bytes.
 fn rows(path: &Path) -> Vec<HashMap<String, String>> {
     let bytes = std::fs::read(path).unwrap();
-    csv::Reader::from_reader(&bytes[3..]).deserialize().map(|r| r.unwrap()).collect()
+    csv::Reader::from_reader(&bytes[3..])
+        .deserialize()
+        .map(|r| r.unwrap())
+        .collect()
 }
 
 fn without(mut rows: Vec<HashMap<String, String>>, column: &str) -> Vec<HashMap<String, String>> {
@@ -50,13 +60,22 @@ fn refresh_embeds_only_what_is_new_and_keeps_theme_ids() {
     let input = tempfile::tempdir().unwrap();
     let output = tempfile::tempdir().unwrap();
     let seeds = repo_root().join("seeds");
-    let mut names: Vec<_> = std::fs::read_dir(&seeds).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut names: Vec<_> = std::fs::read_dir(&seeds)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     names.sort();
     let (late, early) = names.split_last().unwrap();
     for name in early {
         std::fs::copy(seeds.join(name), input.path().join(name)).unwrap();
     }
-    let args = ["--input", arg(input.path()), "--output", arg(output.path()), "--quiet"];
+    let args = [
+        "--input",
+        arg(input.path()),
+        "--output",
+        arg(output.path()),
+        "--quiet",
+    ];
     let csv = |name: &str| output.path().join(name);
 
     run_ok(&args);
@@ -66,40 +85,83 @@ fn refresh_embeds_only_what_is_new_and_keeps_theme_ids() {
 
     run_ok(&args);
     let run = run_json(output.path());
-    assert_eq!(run["embedding"]["embedded"], 0, "the second run embeds nothing");
-    assert_eq!(run["embedding"]["reused_from_cache"].as_u64().unwrap() as usize, first_paragraphs.len());
+    assert_eq!(
+        run["embedding"]["embedded"], 0,
+        "the second run embeds nothing"
+    );
+    assert_eq!(
+        run["embedding"]["reused_from_cache"].as_u64().unwrap() as usize,
+        first_paragraphs.len()
+    );
     let runs = rows(&csv("runs.csv"));
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[1]["embedded"], "0");
     assert_eq!(runs[1]["new_paragraphs"], "0");
     let second_paragraphs = rows(&csv("paragraphs.csv"));
     assert!(second_paragraphs.iter().all(|p| p["new"] == "false"));
-    assert_eq!(without(second_paragraphs, "new"), without(first_paragraphs.clone(), "new"));
-    assert_eq!(without(rows(&csv("themes.csv")), "new_paragraphs"), without(first_themes, "new_paragraphs"));
-    let second_bytes: Vec<Vec<u8>> =
-        ["paragraphs.csv", "themes.csv"].iter().map(|n| std::fs::read(csv(n)).unwrap()).collect();
+    assert_eq!(
+        without(second_paragraphs, "new"),
+        without(first_paragraphs.clone(), "new")
+    );
+    assert_eq!(
+        without(rows(&csv("themes.csv")), "new_paragraphs"),
+        without(first_themes.clone(), "new_paragraphs")
+    );
+    let second_bytes: Vec<Vec<u8>> = ["paragraphs.csv", "themes.csv"]
+        .iter()
+        .map(|n| std::fs::read(csv(n)).unwrap())
+        .collect();
     run_ok(&args);
-    let third_bytes: Vec<Vec<u8>> =
-        ["paragraphs.csv", "themes.csv"].iter().map(|n| std::fs::read(csv(n)).unwrap()).collect();
-    assert!(second_bytes == third_bytes, "unchanged input gives byte-identical files");
+    let third_bytes: Vec<Vec<u8>> = ["paragraphs.csv", "themes.csv"]
+        .iter()
+        .map(|n| std::fs::read(csv(n)).unwrap())
+        .collect();
+    assert!(
+        second_bytes == third_bytes,
+        "unchanged input gives byte-identical files"
+    );
 
     // A new article arrives: only its paragraphs are embedded.
     std::fs::copy(seeds.join(late), input.path().join(late)).unwrap();
     run_ok(&args);
     let paragraphs = rows(&csv("paragraphs.csv"));
-    let added = paragraphs.iter().filter(|p| p["file"] == late.to_string_lossy()).count();
+    let added = paragraphs
+        .iter()
+        .filter(|p| p["file"] == late.to_string_lossy())
+        .count();
     assert!(added > 0);
     let run = run_json(output.path());
-    assert_eq!(run["embedding"]["embedded"].as_u64().unwrap() as usize, added);
-    assert!(paragraphs.iter().all(|p| (p["new"] == "true") == (p["file"] == late.to_string_lossy())));
+    assert_eq!(
+        run["embedding"]["embedded"].as_u64().unwrap() as usize,
+        added
+    );
+    assert!(paragraphs
+        .iter()
+        .all(|p| (p["new"] == "true") == (p["file"] == late.to_string_lossy())));
 
-    let before: HashMap<&str, &str> = first_paragraphs.iter().map(|p| (p["text"].as_str(), p["theme"].as_str())).collect();
-    let same = paragraphs.iter().filter(|p| before.get(p["text"].as_str()) == Some(&p["theme"].as_str())).count();
-    assert!(same * 10 >= before.len() * 8, "{same} of {} paragraphs kept their theme id", before.len());
-    let old_ids: Vec<usize> = first_themes.iter().map(|t| t["theme"].parse().unwrap()).collect();
+    let before: HashMap<&str, &str> = first_paragraphs
+        .iter()
+        .map(|p| (p["text"].as_str(), p["theme"].as_str()))
+        .collect();
+    let same = paragraphs
+        .iter()
+        .filter(|p| before.get(p["text"].as_str()) == Some(&p["theme"].as_str()))
+        .count();
+    assert!(
+        same * 10 >= before.len() * 8,
+        "{same} of {} paragraphs kept their theme id",
+        before.len()
+    );
+    let old_ids: Vec<usize> = first_themes
+        .iter()
+        .map(|t| t["theme"].parse().unwrap())
+        .collect();
     for theme in rows(&csv("themes.csv")) {
         let id: usize = theme["theme"].parse().unwrap();
-        assert!(old_ids.contains(&id) || id > *old_ids.iter().max().unwrap(), "ids are never reused: {id}");
+        assert!(
+            old_ids.contains(&id) || id > *old_ids.iter().max().unwrap(),
+            "ids are never reused: {id}"
+        );
     }
 
     // --rebuild starts over but still never reuses an id it retires.
@@ -111,50 +173,105 @@ fn refresh_embeds_only_what_is_new_and_keeps_theme_ids() {
 fn a_killed_run_leaves_the_previous_outputs_and_a_usable_cache() {
     let output = tempfile::tempdir().unwrap();
     run_ok(&["--output", arg(output.path()), "--quiet"]);
-    let names = ["paragraphs.csv", "themes.csv", "theme_examples.csv", "run.json", "runs.csv"];
-    let before: Vec<Vec<u8>> = names.iter().map(|n| std::fs::read(output.path().join(n)).unwrap()).collect();
+    let names = [
+        "paragraphs.csv",
+        "themes.csv",
+        "theme_examples.csv",
+        "run.json",
+        "runs.csv",
+    ];
+    let before: Vec<Vec<u8>> = names
+        .iter()
+        .map(|n| std::fs::read(output.path().join(n)).unwrap())
+        .collect();
 
     let bench = common::shared().join("bench/installguide/articles");
-    let mut child = command(&["--input", "seeds", "--input", arg(&bench), "--output", arg(output.path())])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = command(&[
+        "--input",
+        "seeds",
+        "--input",
+        arg(&bench),
+        "--output",
+        arg(output.path()),
+    ])
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let mut lines = stderr.lines();
     let started = Instant::now();
     loop {
-        let line = lines.next().expect("the run logs before it embeds").unwrap();
+        let line = lines
+            .next()
+            .expect("the run logs before it embeds")
+            .unwrap();
         if line.contains("new paragraphs") && line.contains("embedding") {
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(120));
     }
-    // Let it commit at least one chunk of new embeddings, then kill it.
-    std::thread::sleep(Duration::from_secs(25));
+    // Kill it as soon as it has committed a chunk of new embeddings, while
+    // most of the benchmark is still to be embedded.
+    let seeds = run_json(output.path())["counts"]["paragraphs"]
+        .as_i64()
+        .unwrap();
+    let cached = || -> i64 {
+        let cache = rusqlite::Connection::open(output.path().join("cache.sqlite")).unwrap();
+        cache.busy_timeout(Duration::from_secs(5)).unwrap();
+        cache
+            .query_row("SELECT count(*) FROM embeddings", [], |r| r.get(0))
+            .unwrap()
+    };
+    while cached() <= seeds {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the run commits embeddings as it goes"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run is still embedding"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     child.kill().unwrap();
     child.wait().unwrap();
 
     for (name, bytes) in names.iter().zip(&before) {
-        assert!(&std::fs::read(output.path().join(name)).unwrap() == bytes, "{name} is untouched");
+        assert!(
+            &std::fs::read(output.path().join(name)).unwrap() == bytes,
+            "{name} is untouched"
+        );
     }
-    let cache = rusqlite::Connection::open(output.path().join("cache.sqlite")).unwrap();
-    let cached: i64 = cache.query_row("SELECT count(*) FROM embeddings", [], |r| r.get(0)).unwrap();
-    let seeds = run_json(output.path())["counts"]["paragraphs"].as_i64().unwrap();
-    assert!(cached > seeds, "the killed run's finished chunks were kept ({cached} vectors)");
-    drop(cache);
+    let kept = cached();
+    assert!(
+        kept > seeds && kept < seeds + 1000,
+        "the killed run's finished chunks were kept ({kept} vectors)"
+    );
 
     run_ok(&["--output", arg(output.path()), "--quiet"]);
-    assert_eq!(run_json(output.path())["embedding"]["embedded"], 0, "the cache is usable after the kill");
+    assert_eq!(
+        run_json(output.path())["embedding"]["embedded"],
+        0,
+        "the cache is usable after the kill"
+    );
 }
 
 #[test]
 fn a_second_simultaneous_run_exits_with_code_3() {
     let output = tempfile::tempdir().unwrap();
-    let mut first = command(&["--output", arg(output.path()), "--quiet"]).spawn().unwrap();
+    let mut first = command(&["--output", arg(output.path()), "--quiet"])
+        .spawn()
+        .unwrap();
     let lock = output.path().join(".crossthemes.lock");
     let started = Instant::now();
-    while !std::fs::read_to_string(&lock).unwrap_or_default().contains("pid") {
-        assert!(started.elapsed() < Duration::from_secs(60), "the first run takes the lock");
+    while !std::fs::read_to_string(&lock)
+        .unwrap_or_default()
+        .contains("pid")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the first run takes the lock"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let second = command(&["--output", arg(output.path())]).output().unwrap();
@@ -174,8 +291,19 @@ fn a_corrupt_cache_is_set_aside_and_rebuilt() {
     assert!(stderr.contains("set it aside"), "{stderr}");
     let aside = std::fs::read_dir(output.path())
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("cache.sqlite.broken-"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("cache.sqlite.broken-")
+        })
         .count();
     assert_eq!(aside, 1);
-    assert!(run_json(output.path())["embedding"]["embedded"].as_u64().unwrap() > 0);
+    assert!(
+        run_json(output.path())["embedding"]["embedded"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
 }

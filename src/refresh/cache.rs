@@ -18,9 +18,15 @@ const SCHEMA_VERSION: &str = "1";
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
     #[error("cache {path}: {source}")]
-    Sqlite { path: PathBuf, source: rusqlite::Error },
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("cache {path}: cannot set the unreadable file aside: {source}")]
-    SetAside { path: PathBuf, source: std::io::Error },
+    SetAside {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 pub struct EmbeddingCache {
@@ -30,7 +36,10 @@ pub struct EmbeddingCache {
 
 /// The key of a text: sha256 of its exact bytes, hex.
 pub fn text_key(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl EmbeddingCache {
@@ -44,7 +53,10 @@ impl EmbeddingCache {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs());
                 let aside = PathBuf::from(format!("{}.broken-{stamp}", path.display()));
-                std::fs::rename(path, &aside).map_err(|source| CacheError::SetAside { path: path.to_path_buf(), source })?;
+                std::fs::rename(path, &aside).map_err(|source| CacheError::SetAside {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
                 for suffix in ["-journal", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                 }
@@ -64,21 +76,32 @@ impl EmbeddingCache {
     fn open_checked(path: &Path) -> Result<Self, String> {
         let existed = path.exists();
         let conn = Connection::open(path).map_err(|e| e.to_string())?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| e.to_string())?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| e.to_string())?;
         if existed {
-            let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+            let check: String = conn
+                .query_row("PRAGMA quick_check", [], |r| r.get(0))
+                .map_err(|e| e.to_string())?;
             if check != "ok" {
                 return Err(format!("integrity check: {check}"));
             }
             let application: Option<String> = conn
-                .query_row("SELECT value FROM meta WHERE key = 'application'", [], |r| r.get(0))
+                .query_row(
+                    "SELECT value FROM meta WHERE key = 'application'",
+                    [],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(|_| "not a crossthemes cache".to_string())?;
             let schema: Option<String> = conn
-                .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0))
+                .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(|e| e.to_string())?;
-            if application.as_deref() != Some(APPLICATION) || schema.as_deref() != Some(SCHEMA_VERSION) {
+            if application.as_deref() != Some(APPLICATION)
+                || schema.as_deref() != Some(SCHEMA_VERSION)
+            {
                 return Err("not a crossthemes cache of this version".into());
             }
         } else {
@@ -92,27 +115,45 @@ impl EmbeddingCache {
                  COMMIT;",
             )
             .map_err(|e| e.to_string())?;
-            conn.execute("INSERT INTO meta VALUES ('application', ?1), ('schema', ?2)", params![APPLICATION, SCHEMA_VERSION])
-                .map_err(|e| e.to_string())?;
+            conn.execute(
+                "INSERT INTO meta VALUES ('application', ?1), ('schema', ?2)",
+                params![APPLICATION, SCHEMA_VERSION],
+            )
+            .map_err(|e| e.to_string())?;
         }
-        Ok(Self { conn, path: path.to_path_buf() })
+        Ok(Self {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     fn sqlite(&self, source: rusqlite::Error) -> CacheError {
-        CacheError::Sqlite { path: self.path.clone(), source }
+        CacheError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// The cached vector of each model input, where there is a sound one.
-    pub fn lookup(&self, model: &str, inputs: &[String], dim: usize) -> Result<Vec<Option<Vec<f32>>>, CacheError> {
+    pub fn lookup(
+        &self,
+        model: &str,
+        inputs: &[String],
+        dim: usize,
+    ) -> Result<Vec<Option<Vec<f32>>>, CacheError> {
         let mut statement = self
             .conn
-            .prepare_cached("SELECT dim, vector FROM embeddings WHERE model = ?1 AND text_sha256 = ?2")
+            .prepare_cached(
+                "SELECT dim, vector FROM embeddings WHERE model = ?1 AND text_sha256 = ?2",
+            )
             .map_err(|e| self.sqlite(e))?;
         inputs
             .iter()
             .map(|input| {
                 let row: Option<(i64, Vec<u8>)> = statement
-                    .query_row(params![model, text_key(input)], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row(params![model, text_key(input)], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
                     .optional()
                     .map_err(|e| self.sqlite(e))?;
                 Ok(row.and_then(|(stored_dim, blob)| decode_vector(stored_dim, &blob, dim)))
@@ -122,16 +163,25 @@ impl EmbeddingCache {
 
     /// Stores vectors for model inputs, all in one transaction.
     pub fn store(&mut self, model: &str, items: &[(&str, &[f32])]) -> Result<(), CacheError> {
-        let tx = self.conn.transaction().map_err(|e| CacheError::Sqlite { path: self.path.clone(), source: e })?;
+        let tx = self.conn.transaction().map_err(|e| CacheError::Sqlite {
+            path: self.path.clone(),
+            source: e,
+        })?;
         {
             let mut insert = tx
                 .prepare_cached("INSERT OR REPLACE INTO embeddings VALUES (?1, ?2, ?3, ?4)")
-                .map_err(|e| CacheError::Sqlite { path: self.path.clone(), source: e })?;
+                .map_err(|e| CacheError::Sqlite {
+                    path: self.path.clone(),
+                    source: e,
+                })?;
             for (input, vector) in items {
                 let blob: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
                 insert
                     .execute(params![model, text_key(input), vector.len() as i64, blob])
-                    .map_err(|e| CacheError::Sqlite { path: self.path.clone(), source: e })?;
+                    .map_err(|e| CacheError::Sqlite {
+                        path: self.path.clone(),
+                        source: e,
+                    })?;
             }
         }
         tx.commit().map_err(|e| self.sqlite(e))
@@ -145,17 +195,27 @@ impl EmbeddingCache {
             .map_err(|e| self.sqlite(e))?;
         texts
             .iter()
-            .map(|t| statement.query_row(params![text_key(t)], |r| r.get(0)).optional().map_err(|e| self.sqlite(e)))
+            .map(|t| {
+                statement
+                    .query_row(params![text_key(t)], |r| r.get(0))
+                    .optional()
+                    .map_err(|e| self.sqlite(e))
+            })
             .collect()
     }
 
     /// Records `day` as the first sighting of texts not seen before.
     pub fn mark_seen(&mut self, texts: &[&str], day: &str) -> Result<(), CacheError> {
         let path = self.path.clone();
-        let fail = |source| CacheError::Sqlite { path: path.clone(), source };
+        let fail = |source| CacheError::Sqlite {
+            path: path.clone(),
+            source,
+        };
         let tx = self.conn.transaction().map_err(fail)?;
         {
-            let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO paragraphs_seen VALUES (?1, ?2)").map_err(fail)?;
+            let mut insert = tx
+                .prepare_cached("INSERT OR IGNORE INTO paragraphs_seen VALUES (?1, ?2)")
+                .map_err(fail)?;
             for t in texts {
                 insert.execute(params![text_key(t), day]).map_err(fail)?;
             }
@@ -169,7 +229,10 @@ fn decode_vector(stored_dim: i64, blob: &[u8], dim: usize) -> Option<Vec<f32>> {
     if stored_dim != dim as i64 || blob.len() != dim * 4 {
         return None;
     }
-    let vector: Vec<f32> = blob.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
+    let vector: Vec<f32> = blob
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+        .collect();
     let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
     ((norm - 1.0).abs() < 1e-3).then_some(vector)
 }
@@ -191,10 +254,19 @@ mod tests {
         cache.store("m1", &[("passage: a", &v)]).unwrap();
         drop(cache);
         let cache = EmbeddingCache::open(&path).unwrap();
-        let found = cache.lookup("m1", &["passage: a".into(), "passage: b".into()], 4).unwrap();
+        let found = cache
+            .lookup("m1", &["passage: a".into(), "passage: b".into()], 4)
+            .unwrap();
         assert_eq!(found, vec![Some(v), None]);
-        assert_eq!(cache.lookup("m2", &["passage: a".into()], 4).unwrap(), vec![None]);
-        assert_eq!(cache.lookup("m1", &["passage: a".into()], 8).unwrap(), vec![None], "wrong size is a miss");
+        assert_eq!(
+            cache.lookup("m2", &["passage: a".into()], 4).unwrap(),
+            vec![None]
+        );
+        assert_eq!(
+            cache.lookup("m1", &["passage: a".into()], 8).unwrap(),
+            vec![None],
+            "wrong size is a miss"
+        );
     }
 
     #[test]
@@ -213,7 +285,11 @@ mod tests {
     fn corrupt_and_foreign_files_are_set_aside() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cache.sqlite");
-        std::fs::write(&path, b"this is not a database, just some bytes that happen to be here").unwrap();
+        std::fs::write(
+            &path,
+            b"this is not a database, just some bytes that happen to be here",
+        )
+        .unwrap();
         let mut cache = EmbeddingCache::open(&path).unwrap();
         cache.store("m", &[("x", &unit(2, 0))]).unwrap();
         let aside: Vec<_> = std::fs::read_dir(dir.path())
@@ -224,7 +300,14 @@ mod tests {
         assert_eq!(aside.len(), 1, "the corrupt file is kept for inspection");
 
         let foreign = dir.path().join("foreign.sqlite");
-        Connection::open(&foreign).unwrap().execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);").unwrap();
-        assert!(EmbeddingCache::open(&foreign).unwrap().lookup("m", &["x".into()], 2).unwrap()[0].is_none());
+        Connection::open(&foreign)
+            .unwrap()
+            .execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        assert!(EmbeddingCache::open(&foreign)
+            .unwrap()
+            .lookup("m", &["x".into()], 2)
+            .unwrap()[0]
+            .is_none());
     }
 }

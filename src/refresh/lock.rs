@@ -13,7 +13,10 @@ pub enum LockError {
     #[error("{dir} is being written by another crossthemes run ({holder}); try again when it has finished")]
     Busy { dir: PathBuf, holder: String },
     #[error("{path}: cannot lock: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Held for the whole run; dropping it releases the lock.
@@ -23,24 +26,47 @@ pub struct OutputLock {
 
 pub fn acquire(dir: &Path) -> Result<OutputLock, LockError> {
     let path = dir.join(LOCK_FILE);
-    let io = |source| LockError::Io { path: path.clone(), source };
-    let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+    let io = |source| LockError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             let mut holder = String::new();
             let _ = file.read_to_string(&mut holder);
-            let holder = if holder.trim().is_empty() { "process unknown".into() } else { holder.trim().to_string() };
-            return Err(LockError::Busy { dir: dir.to_path_buf(), holder });
+            let holder = if holder.trim().is_empty() {
+                "process unknown".into()
+            } else {
+                holder.trim().to_string()
+            };
+            return Err(LockError::Busy {
+                dir: dir.to_path_buf(),
+                holder,
+            });
         }
         Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
     }
     let mut previous = String::new();
     let _ = file.read_to_string(&mut previous);
     if !previous.trim().is_empty() {
-        tracing::warn!("taking over a stale lock left by a run that ended without releasing it ({})", previous.trim());
+        tracing::warn!(
+            "taking over a stale lock left by a run that ended without releasing it ({})",
+            previous.trim()
+        );
     }
-    let me = format!("pid {} since {}", std::process::id(), chrono::Utc::now().to_rfc3339());
+    let me = format!(
+        "pid {} since {}",
+        std::process::id(),
+        chrono::Utc::now().to_rfc3339()
+    );
     file.set_len(0).map_err(io)?;
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     file.write_all(me.as_bytes()).map_err(io)?;
@@ -64,7 +90,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = acquire(dir.path()).unwrap();
         let err = acquire(dir.path()).err().expect("busy").to_string();
-        assert!(err.contains("another crossthemes run") && err.contains("pid"), "{err}");
+        assert!(
+            err.contains("another crossthemes run") && err.contains("pid"),
+            "{err}"
+        );
         drop(first);
         acquire(dir.path()).expect("free again");
     }

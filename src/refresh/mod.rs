@@ -85,9 +85,16 @@ impl History {
     /// The previous run's end state, for k-means to start from.
     pub fn warm_start(&self) -> Option<WarmStart> {
         let dim = self.themes.first()?.start.len();
-        let flat: Vec<f32> = self.themes.iter().flat_map(|t| t.start.iter().copied()).collect();
+        let flat: Vec<f32> = self
+            .themes
+            .iter()
+            .flat_map(|t| t.start.iter().copied())
+            .collect();
         let centroids = Array2::from_shape_vec((self.themes.len(), dim), flat).ok()?;
-        Some(WarmStart { centroids, offsets: self.language_offsets.clone() })
+        Some(WarmStart {
+            centroids,
+            offsets: self.language_offsets.clone(),
+        })
     }
 }
 
@@ -114,7 +121,10 @@ pub fn embed_with_cache(
     let cached = cache.lookup(&model, &inputs, embedder.dimension())?;
     let missing: Vec<usize> = (0..texts.len()).filter(|&i| cached[i].is_none()).collect();
     let reused = texts.len() - missing.len();
-    tracing::info!("embedding {} new paragraphs ({reused} from the cache)", missing.len());
+    tracing::info!(
+        "embedding {} new paragraphs ({reused} from the cache)",
+        missing.len()
+    );
 
     let mut vectors = Array2::<f32>::zeros((texts.len(), embedder.dimension()));
     for (i, vector) in cached.iter().enumerate() {
@@ -126,11 +136,17 @@ pub fn embed_with_cache(
     for chunk in missing.chunks(CACHE_CHUNK) {
         let chunk_texts: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
         let done_before = stats.texts;
-        let (embedded, chunk_stats) = embedder.embed(&chunk_texts, &|done| progress(reused + done_before + done))?;
+        let (embedded, chunk_stats) =
+            embedder.embed(&chunk_texts, &|done| progress(reused + done_before + done))?;
         let items: Vec<(&str, &[f32])> = chunk
             .iter()
             .zip(embedded.rows())
-            .map(|(&i, row)| (inputs[i].as_str(), row.to_slice().expect("rows are contiguous")))
+            .map(|(&i, row)| {
+                (
+                    inputs[i].as_str(),
+                    row.to_slice().expect("rows are contiguous"),
+                )
+            })
             .collect();
         cache.store(&model, &items)?;
         for (&i, row) in chunk.iter().zip(embedded.rows()) {
@@ -176,7 +192,9 @@ pub fn assign_ids(
 ) -> IdAssignment {
     let history = previous.history;
     let k = clustering.k();
-    let old: Vec<&ThemeRecord> = history.map(|h| h.themes.iter().collect()).unwrap_or_default();
+    let old: Vec<&ThemeRecord> = history
+        .map(|h| h.themes.iter().collect())
+        .unwrap_or_default();
     let matches = match_centroids(&old, clustering.centroids.view());
     let mut next_id = previous.next_id.max(1);
     let ids: Vec<usize> = matches
@@ -195,16 +213,23 @@ pub fn assign_ids(
     let old_by_id: HashMap<usize, &ThemeRecord> = old.iter().map(|t| (t.id, *t)).collect();
     let changes: Vec<ThemeChange> = (0..k)
         .map(|theme| {
-            let members: Vec<usize> = (0..keys.len()).filter(|&i| clustering.labels[i] == theme).collect();
+            let members: Vec<usize> = (0..keys.len())
+                .filter(|&i| clustering.labels[i] == theme)
+                .collect();
             let mut sources: BTreeMap<usize, usize> = BTreeMap::new();
             for &i in &members {
                 if let Some(&old_id) = previous_of.and_then(|p| p.get(&keys[i])) {
                     *sources.entry(old_id).or_default() += 1;
                 }
             }
-            let dominant = sources.iter().max_by_key(|(id, n)| (**n, std::cmp::Reverse(**id))).map(|(id, _)| *id);
+            let dominant = sources
+                .iter()
+                .max_by_key(|(id, n)| (**n, std::cmp::Reverse(**id)))
+                .map(|(id, _)| *id);
             let previous_theme = match (matches[theme], dominant) {
-                (Some(j), _) if old[j].label != themes[theme].label => format!("{} ({})", old[j].id, old[j].label),
+                (Some(j), _) if old[j].label != themes[theme].label => {
+                    format!("{} ({})", old[j].id, old[j].label)
+                }
                 (_, Some(d)) if d != ids[theme] => match old_by_id.get(&d) {
                     Some(t) => format!("{} ({})", t.id, t.label),
                     None => d.to_string(),
@@ -212,7 +237,8 @@ pub fn assign_ids(
                 _ => String::new(),
             };
             ThemeChange {
-                first_seen: matches[theme].map_or_else(|| today.to_string(), |j| old[j].first_seen.clone()),
+                first_seen: matches[theme]
+                    .map_or_else(|| today.to_string(), |j| old[j].first_seen.clone()),
                 new_paragraphs: members.iter().filter(|&&i| is_new[i]).count(),
                 previous_theme,
             }
@@ -245,10 +271,19 @@ pub fn assign_ids(
             })
             .collect(),
         retired,
-        paragraph_themes: keys.into_iter().zip(&clustering.labels).map(|(key, &l)| (key, ids[l])).collect(),
+        paragraph_themes: keys
+            .into_iter()
+            .zip(&clustering.labels)
+            .map(|(key, &l)| (key, ids[l]))
+            .collect(),
         language_offsets: clustering.warm_start.offsets.clone(),
     };
-    IdAssignment { ids, changes, retired_now, history }
+    IdAssignment {
+        ids,
+        changes,
+        retired_now,
+        history,
+    }
 }
 
 /// Optimal one-to-one matching (Hungarian method) of new centroids to old
@@ -258,17 +293,25 @@ fn match_centroids(old: &[&ThemeRecord], new: ArrayView2<f32>) -> Vec<Option<usi
     if old.is_empty() || old.iter().any(|t| t.centroid.len() != new.ncols()) {
         return vec![None; n_new];
     }
-    let cosine = |i: usize, j: usize| -> f32 { new.row(i).iter().zip(&old[j].centroid).map(|(a, b)| a * b).sum() };
+    let cosine = |i: usize, j: usize| -> f32 {
+        new.row(i)
+            .iter()
+            .zip(&old[j].centroid)
+            .map(|(a, b)| a * b)
+            .sum()
+    };
     let scale = |c: f32| (c * 1e6) as i64;
     let mut matches = vec![None; n_new];
     if n_new <= old.len() {
-        let weights = pathfinding::matrix::Matrix::from_fn(n_new, old.len(), |(i, j)| scale(cosine(i, j)));
+        let weights =
+            pathfinding::matrix::Matrix::from_fn(n_new, old.len(), |(i, j)| scale(cosine(i, j)));
         let (_, assignment) = pathfinding::kuhn_munkres::kuhn_munkres(&weights);
         for (i, j) in assignment.into_iter().enumerate() {
             matches[i] = Some(j);
         }
     } else {
-        let weights = pathfinding::matrix::Matrix::from_fn(old.len(), n_new, |(j, i)| scale(cosine(i, j)));
+        let weights =
+            pathfinding::matrix::Matrix::from_fn(old.len(), n_new, |(j, i)| scale(cosine(i, j)));
         let (_, assignment) = pathfinding::kuhn_munkres::kuhn_munkres(&weights);
         for (j, i) in assignment.into_iter().enumerate() {
             matches[i] = Some(j);
@@ -288,7 +331,13 @@ mod tests {
     use ndarray::array;
 
     fn record(id: usize, centroid: Vec<f32>) -> ThemeRecord {
-        ThemeRecord { id, label: format!("t{id}"), first_seen: "2026-01-01".into(), start: centroid.clone(), centroid }
+        ThemeRecord {
+            id,
+            label: format!("t{id}"),
+            first_seen: "2026-01-01".into(),
+            start: centroid.clone(),
+            centroid,
+        }
     }
 
     #[test]
@@ -297,10 +346,16 @@ mod tests {
         let old_refs: Vec<&ThemeRecord> = old.iter().collect();
         // New theme 0 looks like old 3, new theme 1 like old 7.
         let new = array![[0.1f32, 0.995], [0.995, 0.1]];
-        assert_eq!(match_centroids(&old_refs, new.view()), vec![Some(1), Some(0)]);
+        assert_eq!(
+            match_centroids(&old_refs, new.view()),
+            vec![Some(1), Some(0)]
+        );
         // A third, unlike anything before, stays unmatched.
         let new = array![[0.1f32, 0.995], [0.995, 0.1], [-0.7, -0.7]];
-        assert_eq!(match_centroids(&old_refs, new.view()), vec![Some(1), Some(0), None]);
+        assert_eq!(
+            match_centroids(&old_refs, new.view()),
+            vec![Some(1), Some(0), None]
+        );
         // Fewer new themes than old: one old theme is left over.
         let new = array![[0.2f32, 0.98]];
         assert_eq!(match_centroids(&old_refs, new.view()), vec![Some(1)]);
