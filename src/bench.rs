@@ -202,6 +202,53 @@ pub fn theme_benchmark(
     Ok(rows)
 }
 
+/// Writes a corpus for the refresh benchmark into `dir`: every gold
+/// paragraph as an article line, plus each of its sentences on a line of its
+/// own, so that a few thousand distinct real paragraphs exist.
+pub fn write_sentence_corpus(gold: &[GoldParagraph], dir: &Path) -> std::io::Result<()> {
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    for g in gold {
+        let file = files
+            .entry(format!("{}-{}.txt", g.chapter, g.lang))
+            .or_default();
+        file.push_str(&g.text);
+        file.push('\n');
+        for sentence in sentences(&g.text) {
+            file.push_str(sentence);
+            file.push('\n');
+        }
+    }
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text)?;
+    }
+    Ok(())
+}
+
+/// Splits after sentence-ending punctuation.
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let end = i + c.len_utf8();
+        let closes = matches!(c, '。' | '！' | '？')
+            || (matches!(c, '.' | '!' | '?')
+                && chars.peek().is_none_or(|(_, next)| next.is_whitespace()));
+        if closes {
+            let sentence = text[start..end].trim();
+            if !sentence.is_empty() {
+                out.push(sentence);
+            }
+            start = end;
+        }
+    }
+    let rest = text[start..].trim();
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
 /// Peak resident memory of this process, in bytes (Linux; None elsewhere).
 pub fn peak_memory_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -240,6 +287,14 @@ mod tests {
         let by_language = score(&g, &[0, 1, 0, 1]);
         assert_eq!(by_language.agreement, 0.0);
         assert!((by_language.nmi_language - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sentences_split_after_terminal_punctuation() {
+        assert_eq!(
+            sentences("One. Two? 三。四！ v1.2 stays"),
+            vec!["One.", "Two?", "三。", "四！", "v1.2 stays"]
+        );
     }
 
     #[test]

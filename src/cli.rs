@@ -42,14 +42,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Measure embedding speed: paragraphs, tokens, seconds, tokens/s, peak memory, device.
-    BenchEmbed {
+    #[command(name = "bench-embed")]
+    Throughput {
         /// Article files or folders to embed (repeatable).
         #[arg(long, default_value = "seeds")]
         input: Vec<PathBuf>,
     },
     /// Score how cross-language the themes are on a gold set of translations
     /// (translation-pair agreement, NMI with the gold theme, NMI with language).
-    BenchThemes {
+    #[command(name = "bench-themes")]
+    CrossLanguage {
         /// gold.csv with columns file,text,chapter,lang,group.
         #[arg(long, default_value = "../shared/bench/installguide/gold.csv")]
         gold: PathBuf,
@@ -65,6 +67,17 @@ enum Command {
         /// Seed for k-means and for the chapters dropped.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+    },
+    /// Time a refresh that adds one article to a corpus of thousands of cached
+    /// paragraphs, next to a full run over the same corpus.
+    #[command(name = "bench-refresh")]
+    Refresh {
+        /// gold.csv whose paragraphs and sentences make the corpus.
+        #[arg(long, default_value = "../shared/bench/installguide/gold.csv")]
+        gold: PathBuf,
+        /// The article that arrives.
+        #[arg(long, default_value = "seeds/000_83d050db8f9f875e.txt")]
+        article: PathBuf,
     },
 }
 
@@ -141,14 +154,15 @@ pub fn main() -> i32 {
     }
     let result = match &cli.command {
         None => run_job(&cli),
-        Some(Command::BenchEmbed { input }) => bench_embed(&cli, input),
-        Some(Command::BenchThemes {
+        Some(Command::Throughput { input }) => bench_embed(&cli, input),
+        Some(Command::CrossLanguage {
             gold,
             k,
             keep,
             draws,
             seed,
         }) => bench_themes(&cli, gold, *k, keep, *draws, *seed),
+        Some(Command::Refresh { gold, article }) => bench_refresh(&cli, gold, article),
     };
     match result {
         Ok(()) => 0,
@@ -305,7 +319,7 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
     // History counts only when it was made with the same model; --rebuild
     // and a model change start the themes over but never reuse an id.
     let history = match &stored_history {
-        Some(h) if job.rebuild => {
+        Some(_) if job.rebuild => {
             tracing::info!("--rebuild: themes start over");
             None
         }
@@ -508,5 +522,64 @@ fn bench_themes(
             row.scores.nmi_language
         );
     }
+    Ok(())
+}
+
+/// Runs this very binary as a scheduler would and times it.
+fn timed_run(cli: &Cli, input: &Path, output: &Path) -> anyhow::Result<(f64, serde_json::Value)> {
+    let started = Instant::now();
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .arg("--model")
+        .arg(&cli.model.model)
+        .arg("--models-dir")
+        .arg(&cli.model.models_dir)
+        .arg("--quiet")
+        .status()?;
+    anyhow::ensure!(status.success(), "the timed run failed ({status})");
+    let seconds = started.elapsed().as_secs_f64();
+    let run = serde_json::from_str(&std::fs::read_to_string(output.join(output::RUN_JSON))?)?;
+    Ok((seconds, run))
+}
+
+fn bench_refresh(cli: &Cli, gold_path: &Path, article: &Path) -> anyhow::Result<()> {
+    let gold = bench::read_gold(gold_path)?;
+    anyhow::ensure!(
+        article.is_file(),
+        "--article {}: no such file",
+        article.display()
+    );
+    let work = tempfile::tempdir()?;
+    let corpus = work.path().join("corpus");
+    std::fs::create_dir(&corpus)?;
+    bench::write_sentence_corpus(&gold, &corpus)?;
+
+    let full_out = work.path().join("full");
+    let (full_seconds, full) = timed_run(cli, &corpus, &full_out)?;
+    let paragraphs = &full["counts"]["paragraphs"];
+    println!(
+        "full run     {paragraphs} paragraphs, {} embedded: {full_seconds:.1} s",
+        full["embedding"]["embedded"]
+    );
+
+    let name = article
+        .file_name()
+        .ok_or_else(|| anyhow::anyhow!("--article has no file name"))?;
+    std::fs::copy(article, corpus.join(name))?;
+    let (refresh_seconds, refreshed) = timed_run(cli, &corpus, &full_out)?;
+    println!(
+        "refresh      {} paragraphs, {} embedded, {} from the cache: {refresh_seconds:.1} s",
+        refreshed["counts"]["paragraphs"],
+        refreshed["embedding"]["embedded"],
+        refreshed["embedding"]["reused_from_cache"]
+    );
+    println!(
+        "ratio        the refresh takes {:.1}% of the full run",
+        100.0 * refresh_seconds / full_seconds
+    );
+    println!("refresh stages (s): {}", refreshed["timings_seconds"]);
     Ok(())
 }
