@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use crate::bench;
@@ -217,15 +217,19 @@ fn init_logging(log: &LogArgs) {
         .with_writer(std::io::stderr)
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .init();
 }
 
-fn progress_bar(cli: &Cli, length: usize, what: &str) -> ProgressBar {
-    if cli.log.quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(length as u64);
+fn show_progress(cli: &Cli) -> bool {
+    !cli.log.quiet && std::io::stderr().is_terminal()
+}
+
+/// A bar that stays hidden until its first step, so that the log lines
+/// printed before the work starts do not tear it; see [`step`].
+fn progress_bar(length: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(length as u64), ProgressDrawTarget::hidden());
     bar.set_style(
         ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({eta})")
             .expect("valid template")
@@ -233,6 +237,23 @@ fn progress_bar(cli: &Cli, length: usize, what: &str) -> ProgressBar {
     );
     bar.set_message(what.to_string());
     bar
+}
+
+fn step(cli: &Cli, bar: &ProgressBar, done: usize) {
+    if bar.is_hidden() && show_progress(cli) {
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+    }
+    bar.set_position(done as u64);
+}
+
+/// A spinner for work whose length is not known in advance.
+fn spinner(cli: &Cli, what: &str) -> ProgressBar {
+    if !show_progress(cli) {
+        return ProgressBar::hidden();
+    }
+    let spinner = ProgressBar::new_spinner().with_message(what.to_string());
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    spinner
 }
 
 fn load_embedder(cli: &Cli) -> anyhow::Result<Embedder> {
@@ -249,8 +270,8 @@ fn embed_with_progress(
     embedder: &Embedder,
     texts: &[&str],
 ) -> anyhow::Result<(ndarray::Array2<f32>, crate::embed::EmbedStats)> {
-    let bar = progress_bar(cli, texts.len(), "embedding");
-    let result = embedder.embed(texts, &|done| bar.set_position(done as u64));
+    let bar = progress_bar(texts.len(), "embedding");
+    let result = embedder.embed(texts, &|done| step(cli, &bar, done));
     bar.finish_and_clear();
     Ok(result?)
 }
@@ -308,11 +329,9 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
     let embedder = load_embedder(cli)?;
     let model_identity = embedder.model().identity();
     lap("model_load", &mut timings);
-    let bar = progress_bar(cli, texts.len(), "embedding");
+    let bar = progress_bar(texts.len(), "embedding");
     let (embeddings, stats, reused) =
-        refresh::embed_with_cache(&embedder, &mut cache, &texts, &|done| {
-            bar.set_position(done as u64)
-        })?;
+        refresh::embed_with_cache(&embedder, &mut cache, &texts, &|done| step(cli, &bar, done))?;
     bar.finish_and_clear();
     lap("embed", &mut timings);
 
@@ -343,7 +362,7 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
             kept_k = true;
         }
     }
-    let spinner = progress_bar(cli, 1, "clustering");
+    let spinner = spinner(cli, "clustering");
     let mut clustering = cluster::cluster(embeddings.view(), &languages, &options)?;
     spinner.finish_and_clear();
     if kept_k {
