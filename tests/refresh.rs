@@ -164,6 +164,14 @@ fn refresh_embeds_only_what_is_new_and_keeps_theme_ids() {
         );
     }
 
+    // An article that leaves the input leaves the outputs.
+    std::fs::remove_file(input.path().join(late)).unwrap();
+    run_ok(&args);
+    assert!(!rows(&csv("paragraphs.csv"))
+        .iter()
+        .any(|p| p["file"] == late.to_string_lossy()));
+    assert_eq!(run_json(output.path())["embedding"]["embedded"], 0);
+
     // --rebuild starts over but still never reuses an id it retires.
     run_ok(&[&args[..], &["--rebuild"]].concat());
     assert_eq!(run_json(output.path())["refresh"]["rebuild"], true);
