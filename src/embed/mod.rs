@@ -144,6 +144,15 @@ pub struct EmbedStats {
     pub padded_tokens: usize,
 }
 
+impl std::ops::AddAssign for EmbedStats {
+    fn add_assign(&mut self, other: EmbedStats) {
+        self.texts += other.texts;
+        self.windows += other.windows;
+        self.tokens += other.tokens;
+        self.padded_tokens += other.padded_tokens;
+    }
+}
+
 pub struct Embedder {
     tokenizer: Tokenizer,
     backend: Box<dyn Backend>,

@@ -48,10 +48,6 @@ impl ModelStore {
         Self { root: root.into() }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Resolves `spec` (a Hugging Face repo id or a local directory).
     pub fn resolve(&self, spec: &str) -> Result<ResolvedModel, EmbedError> {
         let as_path = Path::new(spec);

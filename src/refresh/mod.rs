@@ -152,10 +152,7 @@ pub fn embed_with_cache(
         for (&i, row) in chunk.iter().zip(embedded.rows()) {
             vectors.row_mut(i).assign(&row);
         }
-        stats.texts += chunk_stats.texts;
-        stats.windows += chunk_stats.windows;
-        stats.tokens += chunk_stats.tokens;
-        stats.padded_tokens += chunk_stats.padded_tokens;
+        stats += chunk_stats;
     }
     progress(texts.len());
     Ok((vectors, stats, reused))
