@@ -68,6 +68,7 @@ impl ModelStore {
                 tracing::info!("model: using the copy in {} (no network)", dir.display());
                 return open_dir(spec, &dir);
             }
+            tracing::info!("model: no complete copy in {}", dir.display());
             attempts.push(format!("no complete copy in {}", dir.display()));
         }
 
