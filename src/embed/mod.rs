@@ -340,9 +340,11 @@ impl Embedder {
                 .first()
                 .map_or(windows[i].ids.len(), |&f| windows[f].ids.len());
             let would_hold = (current.len() + 1) * longest;
+            let mostly_padding = windows[i].ids.len() * 4 < longest * 3;
             if !current.is_empty()
                 && (current.len() >= self.options.batch_size
-                    || would_hold > self.options.token_budget)
+                    || would_hold > self.options.token_budget
+                    || mostly_padding)
             {
                 batches.push(std::mem::take(&mut current));
             }
