@@ -10,10 +10,20 @@ run *ARGS:
 test:
     cargo test --release
 
-# Embedding throughput on the seeds and on the larger benchmark corpus.
+# Embedding throughput of each engine and precision, on the seeds and on the larger benchmark corpus.
 bench:
-    cargo run --release -- bench-embed --input seeds
-    cargo run --release -- bench-embed --input ../shared/bench/installguide/articles
+    cargo build --release
+    ./target/release/crossthemes bench-embed --input seeds --precision f32
+    ./target/release/crossthemes bench-embed --input seeds --precision bf16
+    ./target/release/crossthemes bench-embed --input seeds --engine candle
+    ./target/release/crossthemes bench-embed --input ../shared/bench/installguide/articles --precision f32
+    ./target/release/crossthemes bench-embed --input ../shared/bench/installguide/articles --precision bf16
+
+# PyTorch on the same model directory and the same model inputs, for comparison
+# (needs `python3 -m pip install torch transformers`).
+bench-pytorch:
+    cargo run --release -- bench-embed --input seeds --dump-inputs target/seeds-inputs.jsonl
+    python3 benches/pytorch_reference.py models/multilingual-e5-small-q4 target/seeds-inputs.jsonl --threads 2
 
 # Cross-language scores on the public benchmark and its imbalanced variants.
 bench-themes:

@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::{cosine, embedder, shared};
+use common::{cosine, embedder, load_embedder, shared};
+use crossthemes::embed::{EmbedOptions, Engine, Precision};
 
 struct Reference {
     text: String,
@@ -78,6 +79,45 @@ fn embeddings_match_the_packaged_engine() {
     eprintln!("fixture cosines: min {min:.4}, mean {mean:.4}");
     assert!(min >= 0.97, "min cosine {min}: {cosines:?}");
     assert!(mean >= 0.995, "mean cosine {mean}");
+}
+
+/// Embeds the fixture texts with `options` and with the default embedder;
+/// returns the smallest cosine between the two.
+fn min_cosine_to_default(options: EmbedOptions) -> (Precision, f32) {
+    let refs = references();
+    let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+    let other = load_embedder(options);
+    let (a, _) = embedder().embed(&texts, &|_| {}).unwrap();
+    let (b, _) = other.embed(&texts, &|_| {}).unwrap();
+    let min = (0..texts.len())
+        .map(|i| cosine(a.row(i).as_slice().unwrap(), b.row(i).as_slice().unwrap()))
+        .fold(f32::INFINITY, f32::min);
+    (other.precision(), min)
+}
+
+#[test]
+fn native_backend_matches_the_candle_reference() {
+    let (_, min) = min_cosine_to_default(EmbedOptions {
+        engine: Engine::Candle,
+        ..EmbedOptions::default()
+    });
+    eprintln!("native vs candle, min cosine {min:.7}");
+    assert!(min >= 0.99999, "min cosine {min}");
+}
+
+#[test]
+fn bf16_stays_within_0_999_of_f32() {
+    let (precision, min) = min_cosine_to_default(EmbedOptions {
+        precision: Precision::Bf16,
+        ..EmbedOptions::default()
+    });
+    eprintln!("{precision} vs f32, min cosine {min:.6}");
+    if precision == Precision::F32 {
+        // No AVX512-BF16 here: the fallback must be exactly the f32 path.
+        assert!(min >= 0.999_999, "f32 fallback differs from f32: {min}");
+    } else {
+        assert!(min >= 0.999, "min cosine {min}");
+    }
 }
 
 #[test]

@@ -36,6 +36,28 @@ fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
 }
 
 #[test]
+fn the_native_engine_gives_the_seeds_the_themes_of_the_candle_reference() {
+    let native = tempfile::tempdir().unwrap();
+    let candle = tempfile::tempdir().unwrap();
+    for (dir, engine) in [(native.path(), "auto"), (candle.path(), "candle")] {
+        let out = crossthemes(&["--output", arg(dir), "--quiet", "--engine", engine]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for name in ["paragraphs.csv", "themes.csv", "theme_examples.csv"] {
+        let a = std::fs::read(native.path().join(name)).unwrap();
+        let b = std::fs::read(candle.path().join(name)).unwrap();
+        assert!(
+            a == b,
+            "{name} differs between the native and the candle engine"
+        );
+    }
+}
+
+#[test]
 fn seeds_give_cross_language_themes_and_identical_reruns() {
     let first = tempfile::tempdir().unwrap();
     let second = tempfile::tempdir().unwrap();

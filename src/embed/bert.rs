@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::{bert, xlm_roberta};
 
-use super::{Backend, EmbedError, Pooling};
+use super::{Backend, EmbedError, Pooling, Precision};
 
 enum Encoder {
     Bert(bert::BertModel),
@@ -33,7 +33,12 @@ struct ArchitectureProbe {
 }
 
 impl CandleEncoder {
-    pub fn load(dir: &Path, device: Device, pooling: Pooling) -> Result<Self, EmbedError> {
+    pub fn load(
+        dir: &Path,
+        device: Device,
+        pooling: Pooling,
+        precision: Precision,
+    ) -> Result<Self, EmbedError> {
         let bad = |reason: String| EmbedError::BadModelDir {
             dir: dir.to_path_buf(),
             reason,
@@ -46,7 +51,11 @@ impl CandleEncoder {
         let weights = dir.join("model.safetensors");
         // SAFETY: the file is memory-mapped read-only; a model directory is not
         // rewritten while a run uses it (conversions are renamed into place).
-        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], DType::F32, &device) }
+        let dtype = match precision {
+            Precision::F32 => DType::F32,
+            Precision::Bf16 => DType::BF16,
+        };
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], dtype, &device) }
             .map_err(|e| bad(format!("model.safetensors: {e}")))?;
         let (encoder, max_positions) = match probe.model_type.as_deref() {
             Some("xlm-roberta") => {
@@ -105,6 +114,7 @@ impl Backend for CandleEncoder {
                 model.forward(&ids, &mask, &token_types, None, None, None)?
             }
         };
+        let hidden = hidden.to_dtype(DType::F32)?;
         let pooled = match self.pooling {
             Pooling::Mean => {
                 let weights = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
@@ -113,7 +123,7 @@ impl Backend for CandleEncoder {
             }
             Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
         };
-        Ok(pooled.to_dtype(DType::F32)?.to_vec2()?)
+        Ok(pooled.to_vec2()?)
     }
 
     fn dimension(&self) -> usize {

@@ -7,6 +7,7 @@
 
 mod bert;
 pub mod charsmap;
+mod native;
 pub mod packaged;
 pub mod store;
 
@@ -100,6 +101,36 @@ pub fn select_device(choice: DeviceChoice) -> Result<candle_core::Device, EmbedE
     }
 }
 
+/// The number format of the network's dense layers. `Bf16` halves the work of
+/// every matrix product on CPUs with AVX512-BF16 (and on GPUs); elsewhere it
+/// falls back to `F32` with a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    F32,
+    Bf16,
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        })
+    }
+}
+
+/// Which implementation runs the network. `Auto` is the native backend on
+/// the CPU and candle on a GPU; `Candle` on the CPU is the reference the
+/// native backend is measured against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Auto,
+    Native,
+    Candle,
+}
+
 /// How token vectors become one sentence vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pooling {
@@ -123,6 +154,8 @@ pub struct EmbedOptions {
     pub batch_size: usize,
     /// Most tokens (padding included) in one forward pass.
     pub token_budget: usize,
+    pub precision: Precision,
+    pub engine: Engine,
 }
 
 impl Default for EmbedOptions {
@@ -130,6 +163,8 @@ impl Default for EmbedOptions {
         Self {
             batch_size: 32,
             token_budget: 8192,
+            precision: Precision::F32,
+            engine: Engine::Auto,
         }
     }
 }
@@ -161,6 +196,8 @@ pub struct Embedder {
     open: Vec<u32>,
     close: Vec<u32>,
     options: EmbedOptions,
+    /// The precision the backend actually runs (the asked one may be unavailable).
+    precision: Precision,
     model: ResolvedModel,
 }
 
@@ -190,10 +227,10 @@ impl Embedder {
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
         tokenizer.with_padding(None);
         let (prompt, pooling) = sentence_transformers_settings(&model)?;
-        let backend = bert::CandleEncoder::load(dir, select_device(device)?, pooling)?;
+        let (backend, precision) = load_backend(dir, device, pooling, &options)?;
         let (open, close) = template_specials(&tokenizer)?;
         tracing::info!(
-            "model: {} ({} dims, {} pooling, prompt {:?}, device {})",
+            "model: {} ({} dims, {} pooling, prompt {:?}, device {}, {precision})",
             model.name,
             backend.dimension(),
             if pooling == Pooling::Mean {
@@ -206,13 +243,28 @@ impl Embedder {
         );
         Ok(Self {
             tokenizer,
-            backend: Box::new(backend),
+            backend,
             prompt,
             open,
             close,
             options,
+            precision,
             model,
         })
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// What produced the vectors: the weights' identity, and the precision
+    /// when it is not f32 (bf16 vectors differ slightly, so they are cached
+    /// and compared apart from f32 ones).
+    pub fn identity(&self) -> String {
+        match self.precision {
+            Precision::F32 => self.model.identity(),
+            other => format!("{}+{other}", self.model.identity()),
+        }
     }
 
     pub fn model(&self) -> &ResolvedModel {
@@ -355,6 +407,53 @@ impl Embedder {
         }
         batches
     }
+}
+
+/// The CPU runs the native backend, GPUs (and models the native backend does
+/// not implement) run candle.
+fn load_backend(
+    dir: &Path,
+    device: DeviceChoice,
+    pooling: Pooling,
+    options: &EmbedOptions,
+) -> Result<(Box<dyn Backend>, Precision), EmbedError> {
+    let device = select_device(device)?;
+    let precision = options.precision;
+    if !device.is_cpu() && options.engine == Engine::Native {
+        return Err(EmbedError::Device(
+            "--engine native runs on the CPU only; use --engine auto or candle with a GPU".into(),
+        ));
+    }
+    if device.is_cpu() && precision == Precision::Bf16 && !native::bf16_available() {
+        tracing::warn!(
+            "--precision bf16: this CPU lacks AVX512-BF16 instructions; running f32 instead"
+        );
+    }
+    if device.is_cpu() && options.engine != Engine::Candle {
+        match native::NativeEncoder::load(dir, pooling, precision)? {
+            Ok(encoder) => {
+                let precision = encoder.precision();
+                return Ok((Box::new(encoder), precision));
+            }
+            Err(native::Unsupported(what)) if options.engine == Engine::Auto => {
+                tracing::info!("the native CPU backend does not implement {what}; using candle");
+            }
+            Err(native::Unsupported(what)) => {
+                return Err(EmbedError::BadModelDir {
+                    dir: dir.to_path_buf(),
+                    reason: format!("--engine native does not implement {what}; use --engine auto"),
+                })
+            }
+        }
+    }
+    // candle's CPU matmuls have no bf16 speed-up: bf16 runs only on GPUs.
+    let precision = if device.is_cpu() {
+        Precision::F32
+    } else {
+        precision
+    };
+    let encoder = bert::CandleEncoder::load(dir, device, pooling, precision)?;
+    Ok((Box::new(encoder), precision))
 }
 
 /// The prompt and pooling a sentence-transformers model declares; e5 models

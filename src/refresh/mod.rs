@@ -116,7 +116,7 @@ pub fn embed_with_cache(
     texts: &[&str],
     progress: &dyn Fn(usize),
 ) -> Result<(Array2<f32>, EmbedStats, usize), RefreshError> {
-    let model = embedder.model().identity();
+    let model = embedder.identity();
     let inputs: Vec<String> = texts.iter().map(|t| embedder.model_input(t)).collect();
     let cached = cache.lookup(&model, &inputs, embedder.dimension())?;
     let missing: Vec<usize> = (0..texts.len()).filter(|&i| cached[i].is_none()).collect();

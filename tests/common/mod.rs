@@ -18,13 +18,15 @@ pub fn shared() -> PathBuf {
 /// The default model, resolved exactly as the job does (fetched on first use).
 pub fn embedder() -> &'static Embedder {
     static EMBEDDER: OnceLock<Embedder> = OnceLock::new();
-    EMBEDDER.get_or_init(|| {
-        let model = ModelStore::new(repo_root().join("models"))
-            .resolve(DEFAULT_MODEL)
-            .expect("the default model resolves (CI fetches it through the packaged fallback)");
-        Embedder::load(model, DeviceChoice::Cpu, EmbedOptions::default())
-            .expect("the default model loads")
-    })
+    EMBEDDER.get_or_init(|| load_embedder(EmbedOptions::default()))
+}
+
+/// The default model with other options (engine, precision).
+pub fn load_embedder(options: EmbedOptions) -> Embedder {
+    let model = ModelStore::new(repo_root().join("models"))
+        .resolve(DEFAULT_MODEL)
+        .expect("the default model resolves (CI fetches it through the packaged fallback)");
+    Embedder::load(model, DeviceChoice::Cpu, options).expect("the default model loads")
 }
 
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {

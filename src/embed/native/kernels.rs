@@ -1,0 +1,246 @@
+//! Element-wise and row-wise kernels of the encoder: layer norm, GELU,
+//! softmax. Written as plain loops over lane-sized chunks so the compiler
+//! vectorizes them; each public kernel is compiled once per instruction set
+//! (AVX-512, AVX2+FMA, baseline) and picks the best the CPU has at run time,
+//! so one binary runs everywhere and uses wide vectors where they exist.
+
+/// Chunk width for reductions: wide enough for one AVX-512 register.
+const LANES: usize = 16;
+
+/// Defines `pub fn $name` that runs `$body` compiled for the best instruction
+/// set this CPU offers.
+macro_rules! dispatch {
+    ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
+        $(#[$doc])*
+        pub fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn portable($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+                unsafe fn avx512($($arg: $ty),*) { portable($($arg),*) }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) { portable($($arg),*) }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has the features the function was compiled for.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: as above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            portable($($arg),*)
+        }
+    };
+}
+
+#[inline(always)]
+fn lane_sum(values: &[f32]) -> f32 {
+    let mut lanes = [0f32; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (lane, v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+#[inline(always)]
+fn lane_max(values: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane = lane.max(v);
+        }
+    }
+    lanes.iter().fold(tail, |m, &v| m.max(v))
+}
+
+/// e^x for |x| < 87, relative error below 2e-7: Cody-Waite reduction to
+/// x = n·ln2 + r with |r| ≤ ln2/2 and a degree-6 polynomial, without any
+/// library call, so loops around it vectorize.
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    const ROUND: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer
+    let x = x.clamp(-87.0, 87.0);
+    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (0.166_666_67
+                    + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
+    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+/// erf(x) through the Chebyshev fit of erfc in Numerical Recipes (fractional
+/// error below 1.2e-7), evaluated branch-free so loops around it vectorize.
+#[inline(always)]
+fn erf(x: f32) -> f32 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_2
+        + t * (1.000_023_7
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_204
+                                + t * (1.488_516 + t * (-0.822_152_2 + t * 0.170_872_8))))))));
+    let erfc = t * exp(poly);
+    (1.0 - erfc).copysign(x)
+}
+
+dispatch! {
+    /// Exact (erf) GELU in place, as BERT's "gelu" activation.
+    pub fn gelu(values: &mut [f32]) {
+        for v in values.iter_mut() {
+            let x = *v;
+            *v = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+        }
+    }
+}
+
+dispatch! {
+    /// Each row of `rows` (length `width`) becomes `layer_norm(row + residual_row)`.
+    pub fn add_layer_norm(rows: &mut [f32], residual: &[f32], width: usize, gamma: &[f32], beta: &[f32], eps: f32) {
+        for (row, res) in rows.chunks_exact_mut(width).zip(residual.chunks_exact(width)) {
+            for (v, r) in row.iter_mut().zip(res) {
+                *v += r;
+            }
+            normalize(row, gamma, beta, eps);
+        }
+    }
+}
+
+dispatch! {
+    /// Layer norm of each row of `rows` (length `width`) in place.
+    pub fn layer_norm(rows: &mut [f32], width: usize, gamma: &[f32], beta: &[f32], eps: f32) {
+        for row in rows.chunks_exact_mut(width) {
+            normalize(row, gamma, beta, eps);
+        }
+    }
+}
+
+#[inline(always)]
+fn normalize(row: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+    let n = row.len() as f32;
+    let mean = lane_sum(row) / n;
+    for v in row.iter_mut() {
+        *v -= mean;
+    }
+    let mut squares = [0f32; LANES];
+    let chunks = row.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().map(|v| v * v).sum();
+    for chunk in chunks {
+        for (s, v) in squares.iter_mut().zip(chunk) {
+            *s += v * v;
+        }
+    }
+    let variance = (squares.iter().sum::<f32>() + tail) / n;
+    let scale = 1.0 / (variance + eps).sqrt();
+    for ((v, g), b) in row.iter_mut().zip(gamma).zip(beta) {
+        *v = *v * scale * g + b;
+    }
+}
+
+dispatch! {
+    /// Softmax of each row of `rows` (length `width`) in place.
+    pub fn softmax_rows(rows: &mut [f32], width: usize) {
+        for row in rows.chunks_exact_mut(width) {
+            let max = lane_max(row);
+            for v in row.iter_mut() {
+                *v = exp(*v - max);
+            }
+            let scale = 1.0 / lane_sum(row);
+            for v in row.iter_mut() {
+                *v *= scale;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_matches_the_library() {
+        for i in -8000..=8000 {
+            let x = i as f32 / 100.0;
+            let (fast, exact) = (exp(x), x.exp());
+            assert!(
+                ((fast - exact) / exact).abs() < 1e-6,
+                "exp({x}) = {fast}, want {exact}"
+            );
+        }
+    }
+
+    #[test]
+    fn gelu_matches_the_erf_definition() {
+        let xs: Vec<f32> = (-1000..=1000).map(|i| i as f32 / 100.0).collect();
+        let mut fast = xs.clone();
+        gelu(&mut fast);
+        for (x, got) in xs.iter().zip(fast) {
+            let x64 = *x as f64;
+            let want = 0.5 * x64 * (1.0 + erf_f64(x64 / std::f64::consts::SQRT_2));
+            assert!(
+                (got as f64 - want).abs() < 2e-6,
+                "gelu({x}) = {got}, want {want}"
+            );
+        }
+    }
+
+    /// erf in f64: its Taylor series near zero, the asymptotic series of erfc
+    /// beyond 3 (both far more exact than the 2e-6 the test asks).
+    fn erf_f64(x: f64) -> f64 {
+        let z = x.abs();
+        if z > 3.0 {
+            let w = 1.0 / (2.0 * z * z);
+            let series = 1.0 - w + 3.0 * w * w - 15.0 * w.powi(3) + 105.0 * w.powi(4);
+            let erfc = (-z * z).exp() / (z * std::f64::consts::PI.sqrt()) * series;
+            return (1.0 - erfc).copysign(x);
+        }
+        let (mut term, mut sum, mut n) = (x, x, 0.0);
+        while term.abs() > 1e-17 {
+            n += 1.0;
+            term *= -x * x / n;
+            sum += term / (2.0 * n + 1.0);
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    }
+
+    #[test]
+    fn softmax_rows_sum_to_one_and_keep_order() {
+        let mut rows = vec![1.0, 2.0, 3.0, 1000.0, 1000.0, -1000.0];
+        softmax_rows(&mut rows, 3);
+        assert!((rows[..3].iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(rows[0] < rows[1] && rows[1] < rows[2]);
+        assert!((rows[3] - 0.5).abs() < 1e-6 && rows[5] < 1e-30);
+    }
+
+    #[test]
+    fn layer_norm_gives_zero_mean_unit_variance() {
+        let mut rows: Vec<f32> = (0..40).map(|i| (i * i) as f32 * 0.1).collect();
+        let residual = vec![1.0; 40];
+        add_layer_norm(&mut rows, &residual, 20, &[1.0; 20], &[0.0; 20], 1e-12);
+        for row in rows.chunks(20) {
+            let mean = row.iter().sum::<f32>() / 20.0;
+            let var = row.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / 20.0;
+            assert!(
+                mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4,
+                "{mean} {var}"
+            );
+        }
+    }
+}
