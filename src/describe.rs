@@ -77,8 +77,10 @@ pub fn describe(
                 .collect();
             language_counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
 
-            let by_similarity =
-                |a: &usize, b: &usize| similarity(*b).total_cmp(&similarity(*a)).then(a.cmp(b));
+            // Similarities equal to the 4 decimals the CSV shows count as a tie,
+            // broken by input order, so float noise cannot reorder examples.
+            let shown = |i: usize| (similarity(i) as f64 * 1e4).round() as i64;
+            let by_similarity = |a: &usize, b: &usize| shown(*b).cmp(&shown(*a)).then(a.cmp(b));
             let mut ranked = members.clone();
             ranked.sort_by(by_similarity);
             let examples = language_counts
