@@ -431,6 +431,7 @@ fn run_job(cli: &Cli) -> anyhow::Result<()> {
             "provenance": model.provenance,
         },
         "device": embedder.device(),
+        "precision": embedder.precision(),
         "embedding": {"batch_size": cli.model.batch_size, "embedded": stats.texts, "reused_from_cache": reused, "stats": stats},
         "k": clustering.k(),
         "k_selection": clustering.selection,
