@@ -58,6 +58,40 @@ fn the_native_engine_gives_the_seeds_the_themes_of_the_candle_reference() {
 }
 
 #[test]
+fn bf16_gives_the_seeds_the_themes_of_f32() {
+    let f32_run = tempfile::tempdir().unwrap();
+    let bf16_run = tempfile::tempdir().unwrap();
+    for (dir, precision) in [(f32_run.path(), "f32"), (bf16_run.path(), "bf16")] {
+        let out = crossthemes(&["--output", arg(dir), "--quiet", "--precision", precision]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bf16_run.path().join("run.json")).unwrap()).unwrap();
+    eprintln!("bf16 run ran in {}", run["precision"]);
+    let columns = |dir: &Path, file: &str, keep: &[&str]| -> Vec<Vec<String>> {
+        read_csv(&dir.join(file))
+            .into_iter()
+            .map(|row| keep.iter().map(|c| row[*c].clone()).collect())
+            .collect()
+    };
+    let paragraph_themes = ["file", "paragraph", "language", "theme", "theme_label"];
+    assert_eq!(
+        columns(f32_run.path(), "paragraphs.csv", &paragraph_themes),
+        columns(bf16_run.path(), "paragraphs.csv", &paragraph_themes),
+        "a paragraph changed theme under bf16"
+    );
+    let theme_summary = ["theme", "label", "size", "languages"];
+    assert_eq!(
+        columns(f32_run.path(), "themes.csv", &theme_summary),
+        columns(bf16_run.path(), "themes.csv", &theme_summary)
+    );
+}
+
+#[test]
 fn seeds_give_cross_language_themes_and_identical_reruns() {
     let first = tempfile::tempdir().unwrap();
     let second = tempfile::tempdir().unwrap();
