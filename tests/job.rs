@@ -35,18 +35,27 @@ fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
         .collect()
 }
 
+/// Runs the job quietly on the seeds with `flags`; returns its output folder.
+fn run_on_seeds(flags: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crossthemes(&[&["--output", arg(dir.path()), "--quiet"], flags].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "--quiet prints nothing: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
 #[test]
 fn the_native_engine_gives_the_seeds_the_themes_of_the_candle_reference() {
-    let native = tempfile::tempdir().unwrap();
-    let candle = tempfile::tempdir().unwrap();
-    for (dir, engine) in [(native.path(), "auto"), (candle.path(), "candle")] {
-        let out = crossthemes(&["--output", arg(dir), "--quiet", "--engine", engine]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let native = run_on_seeds(&["--engine", "auto"]);
+    let candle = run_on_seeds(&["--engine", "candle"]);
     for name in ["paragraphs.csv", "themes.csv", "theme_examples.csv"] {
         let a = std::fs::read(native.path().join(name)).unwrap();
         let b = std::fs::read(candle.path().join(name)).unwrap();
@@ -59,16 +68,8 @@ fn the_native_engine_gives_the_seeds_the_themes_of_the_candle_reference() {
 
 #[test]
 fn bf16_gives_the_seeds_the_themes_of_f32() {
-    let f32_run = tempfile::tempdir().unwrap();
-    let bf16_run = tempfile::tempdir().unwrap();
-    for (dir, precision) in [(f32_run.path(), "f32"), (bf16_run.path(), "bf16")] {
-        let out = crossthemes(&["--output", arg(dir), "--quiet", "--precision", precision]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let f32_run = run_on_seeds(&["--precision", "f32"]);
+    let bf16_run = run_on_seeds(&["--precision", "bf16"]);
     let run: serde_json::Value =
         serde_json::from_slice(&std::fs::read(bf16_run.path().join("run.json")).unwrap()).unwrap();
     eprintln!("bf16 run ran in {}", run["precision"]);
@@ -93,21 +94,8 @@ fn bf16_gives_the_seeds_the_themes_of_f32() {
 
 #[test]
 fn seeds_give_cross_language_themes_and_identical_reruns() {
-    let first = tempfile::tempdir().unwrap();
-    let second = tempfile::tempdir().unwrap();
-    for dir in [first.path(), second.path()] {
-        let out = crossthemes(&["--output", arg(dir), "--quiet", "--save-embeddings"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            out.stderr.is_empty(),
-            "--quiet prints nothing: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let first = run_on_seeds(&["--save-embeddings"]);
+    let second = run_on_seeds(&["--save-embeddings"]);
     for name in ["paragraphs.csv", "themes.csv", "theme_examples.csv"] {
         let a = std::fs::read(first.path().join(name)).unwrap();
         let b = std::fs::read(second.path().join(name)).unwrap();
