@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::{bert, xlm_roberta};
 
-use super::{Backend, EmbedError, Pooling, Precision};
+use super::{parse_model_config, read_model_config, Backend, EmbedError, Pooling, Precision};
 
 enum Encoder {
     Bert(bert::BertModel),
@@ -39,15 +39,8 @@ impl CandleEncoder {
         pooling: Pooling,
         precision: Precision,
     ) -> Result<Self, EmbedError> {
-        let bad = |reason: String| EmbedError::BadModelDir {
-            dir: dir.to_path_buf(),
-            reason,
-        };
-        let config_path = dir.join("config.json");
-        let config_text =
-            std::fs::read_to_string(&config_path).map_err(|e| EmbedError::io(&config_path, e))?;
-        let probe: ArchitectureProbe =
-            serde_json::from_str(&config_text).map_err(|e| bad(format!("config.json: {e}")))?;
+        let bad = |reason: String| EmbedError::bad_model_dir(dir, reason);
+        let (probe, config_text): (ArchitectureProbe, _) = read_model_config(dir)?;
         let weights = dir.join("model.safetensors");
         // SAFETY: the file is memory-mapped read-only; a model directory is not
         // rewritten while a run uses it (conversions are renamed into place).
@@ -59,8 +52,7 @@ impl CandleEncoder {
             .map_err(|e| bad(format!("model.safetensors: {e}")))?;
         let (encoder, max_positions) = match probe.model_type.as_deref() {
             Some("xlm-roberta") => {
-                let config: xlm_roberta::Config = serde_json::from_str(&config_text)
-                    .map_err(|e| bad(format!("config.json: {e}")))?;
+                let config: xlm_roberta::Config = parse_model_config(dir, &config_text)?;
                 let model = xlm_roberta::XLMRobertaModel::new(&config, vb)
                     .map_err(|e| bad(format!("weights do not fit config.json: {e}")))?;
                 // XLM-R positions start after the padding index.
@@ -70,8 +62,7 @@ impl CandleEncoder {
                 (Encoder::XlmRoberta(model), usable)
             }
             Some("bert") | None => {
-                let config: bert::Config = serde_json::from_str(&config_text)
-                    .map_err(|e| bad(format!("config.json: {e}")))?;
+                let config: bert::Config = parse_model_config(dir, &config_text)?;
                 let model = bert::BertModel::load(vb, &config)
                     .map_err(|e| bad(format!("weights do not fit config.json: {e}")))?;
                 (Encoder::Bert(model), probe.max_position_embeddings)

@@ -59,6 +59,42 @@ impl EmbedError {
             source,
         }
     }
+
+    fn bad_model_dir(dir: &Path, reason: String) -> Self {
+        EmbedError::BadModelDir {
+            dir: dir.to_path_buf(),
+            reason,
+        }
+    }
+}
+
+/// Reads a model directory's `config.json` as `T`. The text comes back too,
+/// for a backend that parses it again into its library's own config types.
+fn read_model_config<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+) -> Result<(T, String), EmbedError> {
+    let path = dir.join("config.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| EmbedError::io(&path, e))?;
+    let config = parse_model_config(dir, &text)?;
+    Ok((config, text))
+}
+
+/// A JSON file of a model directory, or `None` where the file is absent.
+fn read_json_if_present(dir: &Path, name: &str) -> Result<Option<serde_json::Value>, EmbedError> {
+    match std::fs::read_to_string(dir.join(name)) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| EmbedError::bad_model_dir(dir, format!("{name} is not valid JSON: {e}"))),
+        Err(_) => Ok(None),
+    }
+}
+
+fn parse_model_config<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    text: &str,
+) -> Result<T, EmbedError> {
+    serde_json::from_str(text)
+        .map_err(|e| EmbedError::bad_model_dir(dir, format!("config.json: {e}")))
 }
 
 /// Where the network runs. `Auto` picks a GPU the build supports and the
@@ -217,11 +253,8 @@ impl Embedder {
     ) -> Result<Self, EmbedError> {
         let dir = &model.dir;
         let tokenizer_path = dir.join("tokenizer.json");
-        let mut tokenizer =
-            Tokenizer::from_file(&tokenizer_path).map_err(|e| EmbedError::BadModelDir {
-                dir: dir.clone(),
-                reason: format!("tokenizer.json: {e}"),
-            })?;
+        let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
+            .map_err(|e| EmbedError::bad_model_dir(dir, format!("tokenizer.json: {e}")))?;
         tokenizer
             .with_truncation(None)
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
@@ -439,10 +472,10 @@ fn load_backend(
                 tracing::info!("the native CPU backend does not implement {what}; using candle");
             }
             Err(native::Unsupported(what)) => {
-                return Err(EmbedError::BadModelDir {
-                    dir: dir.to_path_buf(),
-                    reason: format!("--engine native does not implement {what}; use --engine auto"),
-                })
+                return Err(EmbedError::bad_model_dir(
+                    dir,
+                    format!("--engine native does not implement {what}; use --engine auto"),
+                ))
             }
         }
     }
@@ -459,20 +492,7 @@ fn load_backend(
 /// The prompt and pooling a sentence-transformers model declares; e5 models
 /// without that metadata get their documented "passage: " prefix.
 fn sentence_transformers_settings(model: &ResolvedModel) -> Result<(String, Pooling), EmbedError> {
-    let read = |name: &str| -> Result<Option<serde_json::Value>, EmbedError> {
-        let path = model.dir.join(name);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                serde_json::from_str(&text)
-                    .map(Some)
-                    .map_err(|e| EmbedError::BadModelDir {
-                        dir: model.dir.clone(),
-                        reason: format!("{name}: {e}"),
-                    })
-            }
-            Err(_) => Ok(None),
-        }
-    };
+    let read = |name: &str| read_json_if_present(&model.dir, name);
     let prompt = match read("config_sentence_transformers.json")? {
         Some(config) => config["prompts"]["passage"]
             .as_str()

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{packaged, EmbedError};
+use super::{packaged, read_json_if_present, EmbedError};
 
 pub const DEFAULT_MODEL: &str = "intfloat/multilingual-e5-small";
 pub const PROVENANCE_FILE: &str = "provenance.json";
@@ -56,10 +56,10 @@ impl ModelStore {
             return open_dir(spec, as_path);
         }
         if looks_like_path(spec) {
-            return Err(EmbedError::BadModelDir {
-                dir: as_path.to_path_buf(),
-                reason: "no such directory".into(),
-            });
+            return Err(EmbedError::bad_model_dir(
+                as_path,
+                "no such directory".into(),
+            ));
         }
 
         let mut attempts = Vec::new();
@@ -180,19 +180,12 @@ fn open_dir(name: &str, dir: &Path) -> Result<ResolvedModel, EmbedError> {
         .filter(|f| !dir.join(f).is_file())
         .collect();
     if !missing.is_empty() {
-        return Err(EmbedError::BadModelDir {
-            dir: dir.to_path_buf(),
-            reason: format!("missing {}", missing.join(", ")),
-        });
+        return Err(EmbedError::bad_model_dir(
+            dir,
+            format!("missing {}", missing.join(", ")),
+        ));
     }
-    let provenance_path = dir.join(PROVENANCE_FILE);
-    let provenance = match std::fs::read_to_string(&provenance_path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| EmbedError::BadModelDir {
-            dir: dir.to_path_buf(),
-            reason: format!("{PROVENANCE_FILE} is not valid JSON: {e}"),
-        })?,
-        Err(_) => serde_json::Value::Null,
-    };
+    let provenance = read_json_if_present(dir, PROVENANCE_FILE)?.unwrap_or_default();
     Ok(ResolvedModel {
         name: name.to_string(),
         dir: dir.to_path_buf(),

@@ -17,7 +17,7 @@ use std::path::Path;
 use rayon::prelude::*;
 use safetensors::{Dtype, SafeTensors};
 
-use super::{Backend, EmbedError, Pooling, Precision};
+use super::{read_model_config, Backend, EmbedError, Pooling, Precision};
 use matmul::{attention_head, HeadView, Linear};
 
 pub use matmul::bf16_available;
@@ -104,15 +104,8 @@ impl NativeEncoder {
         pooling: Pooling,
         precision: Precision,
     ) -> Result<Result<Self, Unsupported>, EmbedError> {
-        let bad = |reason: String| EmbedError::BadModelDir {
-            dir: dir.to_path_buf(),
-            reason,
-        };
-        let config_path = dir.join("config.json");
-        let text =
-            std::fs::read_to_string(&config_path).map_err(|e| EmbedError::io(&config_path, e))?;
-        let config: Config =
-            serde_json::from_str(&text).map_err(|e| bad(format!("config.json: {e}")))?;
+        let bad = |reason: String| EmbedError::bad_model_dir(dir, reason);
+        let (config, _): (Config, _) = read_model_config(dir)?;
         let position_offset = match config.model_type.as_deref() {
             Some("bert") | None => 0,
             Some("xlm-roberta") => config.pad_token_id as usize + 1,
