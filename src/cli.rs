@@ -43,7 +43,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Measure embedding speed: paragraphs, tokens, seconds, tokens/s, peak memory, device.
+    /// Measure embedding speed: paragraphs, tokens, seconds, tokens/s, peak memory, device, arithmetic GFLOP/s beside the CPU's peak.
     #[command(name = "bench-embed")]
     Throughput {
         /// Article files or folders to embed (repeatable).
@@ -536,6 +536,18 @@ fn bench_embed(cli: &Cli, inputs: &[PathBuf], dump: Option<&Path>) -> anyhow::Re
     println!("tokens/s     {:.0}", stats.tokens as f64 / seconds);
     println!("paragraphs/s {:.1}", stats.texts as f64 / seconds);
     println!("peak memory  {peak}");
+    println!(
+        "arithmetic   {:.0} GFLOP/s (the encoder's matrix products, padding excluded)",
+        stats.flops as f64 / seconds / 1e9
+    );
+    if embedder.device() == "cpu" {
+        match crate::embed::peak_gflops(embedder.precision()) {
+            Some((gflops, instruction)) => println!(
+                "cpu peak     {gflops:.0} GFLOP/s ({instruction} alone on {threads} threads)"
+            ),
+            None => println!("cpu peak     not measured (no vector multiply-add we use)"),
+        }
+    }
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
+pub use native::peak_gflops;
 pub use store::{ModelStore, ResolvedModel, DEFAULT_MODEL};
 
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +214,9 @@ pub struct EmbedStats {
     /// Tokens fed to the model, special tokens included, padding excluded.
     pub tokens: usize,
     pub padded_tokens: usize,
+    /// Floating-point operations of the encoder's matrix products over the
+    /// real tokens (padding excluded): 2 per multiply-add.
+    pub flops: u64,
 }
 
 impl std::ops::AddAssign for EmbedStats {
@@ -221,6 +225,7 @@ impl std::ops::AddAssign for EmbedStats {
         self.windows += other.windows;
         self.tokens += other.tokens;
         self.padded_tokens += other.padded_tokens;
+        self.flops += other.flops;
     }
 }
 
@@ -235,6 +240,27 @@ pub struct Embedder {
     /// The precision the backend actually runs (the asked one may be unavailable).
     precision: Precision,
     model: ResolvedModel,
+    shape: EncoderShape,
+}
+
+/// The sizes that set an encoder's arithmetic, for benchmark figures.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+struct EncoderShape {
+    hidden_size: u64,
+    num_hidden_layers: u64,
+    intermediate_size: u64,
+}
+
+impl EncoderShape {
+    /// Operations of one sequence of `len` tokens: the query/key/value,
+    /// attention-output and two feed-forward products per token, and the
+    /// two `len × len` attention products.
+    fn flops(&self, len: usize) -> u64 {
+        let (h, i, len) = (self.hidden_size, self.intermediate_size, len as u64);
+        let dense = len * (4 * h * h + 2 * h * i);
+        let attention = 2 * len * len * h;
+        2 * self.num_hidden_layers * (dense + attention)
+    }
 }
 
 /// One model-sized piece of a text.
@@ -260,6 +286,7 @@ impl Embedder {
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
         tokenizer.with_padding(None);
         let (prompt, pooling) = sentence_transformers_settings(&model)?;
+        let (shape, _) = read_model_config(dir)?;
         let (backend, precision) = load_backend(dir, device, pooling, &options)?;
         let (open, close) = template_specials(&tokenizer)?;
         tracing::info!(
@@ -283,6 +310,7 @@ impl Embedder {
             options,
             precision,
             model,
+            shape,
         })
     }
 
@@ -361,6 +389,10 @@ impl Embedder {
             let longest = sequences[0].len();
             stats.tokens += sequences.iter().map(|s| s.len()).sum::<usize>();
             stats.padded_tokens += longest * sequences.len();
+            stats.flops += sequences
+                .iter()
+                .map(|s| self.shape.flops(s.len()))
+                .sum::<u64>();
             let pooled = self.backend.pooled(&sequences)?;
             for (&i, vector) in batch.iter().zip(pooled) {
                 let w = &windows[i];
@@ -535,6 +567,24 @@ fn template_specials(tokenizer: &Tokenizer) -> Result<(Vec<u32>, Vec<u32>), Embe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flops_count_every_weight_matrix_once_per_token_and_attention_per_pair() {
+        let e5_small = EncoderShape {
+            hidden_size: 384,
+            num_hidden_layers: 12,
+            intermediate_size: 1536,
+        };
+        // query, key, value, attention output; feed-forward in and out.
+        let weights_per_layer = 4 * 384 * 384 + 2 * 384 * 1536;
+        assert_eq!(e5_small.flops(1), 2 * 12 * (weights_per_layer + 2 * 384));
+        // Q·Kᵀ and softmax·V: one multiply-add per token pair and dimension each.
+        let attention = |len: u64| 2 * 12 * 2 * len * len * 384;
+        assert_eq!(
+            e5_small.flops(100),
+            2 * 12 * weights_per_layer * 100 + attention(100)
+        );
+    }
 
     #[test]
     fn naming_a_gpu_the_build_lacks_is_an_error() {

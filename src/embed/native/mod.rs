@@ -11,6 +11,7 @@
 
 mod kernels;
 mod matmul;
+mod peak;
 
 use std::path::Path;
 
@@ -21,6 +22,7 @@ use super::{read_model_config, Backend, EmbedError, Pooling, Precision};
 use matmul::{attention_head, HeadView, Linear};
 
 pub use matmul::bf16_available;
+pub use peak::peak_gflops;
 
 #[derive(serde::Deserialize)]
 struct Config {
