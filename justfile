@@ -29,6 +29,10 @@ bench-pytorch:
 bench-themes:
     cargo run --release -- bench-themes --gold ../shared/bench/installguide/gold.csv --k 13 --keep 0.5 --keep 0.333 --keep 0.1667
 
+# How much noise in the vectors the seeds' themes tolerate before they change.
+bench-stability:
+    cargo run --release -- bench-stability
+
 # A refresh adding one article to thousands of cached paragraphs, next to a full run.
 bench-refresh:
     cargo run --release -- bench-refresh --gold ../shared/bench/installguide/gold.csv --article seeds/000_83d050db8f9f875e.txt

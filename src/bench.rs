@@ -202,6 +202,98 @@ pub fn theme_benchmark(
     Ok(rows)
 }
 
+/// One noise level of the stability benchmark.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StabilityRow {
+    /// The noise's size, as the mean 1 − cosine between a vector and its
+    /// perturbed copy that it aims at.
+    pub noise: f64,
+    /// The mean 1 − cosine actually seen, over all trials.
+    pub seen: f64,
+    pub trials: usize,
+    /// Trials in which any paragraph changed theme.
+    pub changed: usize,
+    /// Trials that ended with another number of themes.
+    pub k_changed: usize,
+    /// The most paragraphs that changed theme in one trial.
+    pub most_moved: usize,
+}
+
+/// How much numeric noise the themes tolerate: for each noise level, adds
+/// uniform noise to every vector (renormalized), clusters again with the
+/// same options, and counts the paragraphs whose theme changes. A faster
+/// embedding mode whose error is far below the first level that changes
+/// themes keeps them; one near it may not. `embeddings` has unit rows, as
+/// the embedder returns them.
+pub fn theme_stability(
+    embeddings: &Array2<f32>,
+    languages: &[String],
+    options: &ClusterOptions,
+    noise_levels: &[f64],
+    trials: usize,
+) -> Result<(usize, Vec<StabilityRow>), cluster::ClusterError> {
+    let base = cluster::cluster(embeddings.view(), languages, options)?.labels;
+    let base_k = theme_count(&base);
+    let mut rng = Xoshiro256Plus::seed_from_u64(options.seed);
+    let mut rows = Vec::new();
+    for &noise in noise_levels {
+        // Uniform noise in [-a, a] on each of d coordinates of a unit vector
+        // moves it by 1 − cos ≈ d·a²/6 once renormalized.
+        let amplitude = (6.0 * noise / embeddings.ncols() as f64).sqrt() as f32;
+        let mut row = StabilityRow {
+            noise,
+            seen: 0.0,
+            trials,
+            changed: 0,
+            k_changed: 0,
+            most_moved: 0,
+        };
+        for _ in 0..trials {
+            let mut noisy = embeddings.clone();
+            for v in noisy.iter_mut() {
+                let unit = (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+                *v += amplitude * (2.0 * unit - 1.0);
+            }
+            for mut vector in noisy.rows_mut() {
+                let norm = vector.dot(&vector).sqrt();
+                vector /= norm;
+            }
+            row.seen += noisy
+                .rows()
+                .into_iter()
+                .zip(embeddings.rows())
+                .map(|(a, b)| 1.0 - f64::from(a.dot(&b)))
+                .sum::<f64>()
+                / (embeddings.nrows() * trials) as f64;
+            let labels = cluster::cluster(noisy.view(), languages, options)?.labels;
+            let moved = paragraphs_moved(&base, &labels);
+            row.changed += usize::from(moved > 0);
+            row.k_changed += usize::from(theme_count(&labels) != base_k);
+            row.most_moved = row.most_moved.max(moved);
+        }
+        rows.push(row);
+    }
+    Ok((base_k, rows))
+}
+
+fn theme_count(labels: &[usize]) -> usize {
+    labels.iter().max().map_or(0, |m| m + 1)
+}
+
+/// Paragraphs outside the best one-to-one matching of `a`'s themes with
+/// `b`'s: how many changed theme, whatever the themes are numbered.
+fn paragraphs_moved(a: &[usize], b: &[usize]) -> usize {
+    let (ka, kb) = (theme_count(a), theme_count(b));
+    let size = ka.max(kb);
+    let mut overlap = vec![vec![0i64; size]; size];
+    for (&x, &y) in a.iter().zip(b) {
+        overlap[x][y] += 1;
+    }
+    let weights = pathfinding::matrix::Matrix::from_rows(overlap).expect("square rows");
+    let (kept, _) = pathfinding::kuhn_munkres::kuhn_munkres(&weights);
+    a.len() - kept as usize
+}
+
 /// Writes a corpus for the refresh benchmark into `dir`: every gold
 /// paragraph as an article line, plus each of its sentences on a line of its
 /// own, so that a few thousand distinct real paragraphs exist.
@@ -270,6 +362,44 @@ mod tests {
                 group: group.into(),
             })
             .collect()
+    }
+
+    #[test]
+    fn well_separated_themes_survive_small_noise_and_not_large() {
+        // Three tight groups on three axes, each in two languages.
+        let mut vectors = Array2::<f32>::zeros((30, 8));
+        let mut languages = Vec::new();
+        for i in 0..30 {
+            vectors[[i, i % 3]] = 1.0;
+            vectors[[i, 3 + i % 5]] = 0.05;
+            languages.push(if i % 2 == 0 { "en" } else { "pl" }.to_string());
+        }
+        for mut row in vectors.rows_mut() {
+            let norm = row.dot(&row).sqrt();
+            row /= norm;
+        }
+        let options = ClusterOptions {
+            k: KChoice::Fixed(3),
+            ..Default::default()
+        };
+        let (k, rows) = theme_stability(&vectors, &languages, &options, &[1e-4, 0.9], 5).unwrap();
+        assert_eq!(k, 3);
+        assert_eq!(rows[0].changed, 0, "{:?}", rows[0]);
+        assert!((rows[0].seen / 1e-4 - 1.0).abs() < 0.5, "{:?}", rows[0]);
+        assert!(
+            rows[1].changed > 0 && rows[1].most_moved > 0,
+            "{:?}",
+            rows[1]
+        );
+    }
+
+    #[test]
+    fn moved_paragraphs_ignore_how_themes_are_numbered() {
+        assert_eq!(paragraphs_moved(&[0, 0, 1, 1, 2], &[2, 2, 0, 0, 1]), 0);
+        assert_eq!(paragraphs_moved(&[0, 0, 1, 1, 2], &[1, 1, 0, 1, 2]), 1);
+        // A theme split in two: the smaller half counts as moved.
+        assert_eq!(paragraphs_moved(&[0, 0, 0, 1], &[0, 0, 2, 1]), 1);
+        assert_eq!(paragraphs_moved(&[0, 0, 1, 1], &[0, 0, 0, 0]), 2);
     }
 
     #[test]

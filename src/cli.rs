@@ -43,7 +43,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Measure embedding speed: paragraphs, tokens, seconds, tokens/s, peak memory, device, arithmetic GFLOP/s beside the CPU's peak.
+    /// Measure embedding speed: paragraphs, tokens, seconds, tokens/s, peak
+    /// memory, device, and the arithmetic rate beside the CPU's peak.
     #[command(name = "bench-embed")]
     Throughput {
         /// Article files or folders to embed (repeatable).
@@ -71,6 +72,26 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         draws: u64,
         /// Seed for k-means and for the chapters dropped.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// How much numeric noise in the vectors the themes tolerate: add noise
+    /// of each size, cluster again, count the paragraphs that change theme.
+    #[command(name = "bench-stability")]
+    Stability {
+        /// Article files or folders (repeatable).
+        #[arg(long, default_value = "seeds")]
+        input: Vec<PathBuf>,
+        /// Noise sizes, as the mean 1 − cosine to the original vectors (repeatable).
+        #[arg(long = "noise", default_values_t = [3e-6, 3e-5, 3e-4], value_parser = noise_size)]
+        noise: Vec<f64>,
+        /// Trials per noise size.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+        trials: u32,
+        /// Number of themes, or `auto`, as for the job.
+        #[arg(long, default_value = "auto")]
+        k: KChoice,
+        /// Seed for k-means and for the noise.
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
@@ -179,6 +200,13 @@ pub fn main() -> i32 {
             seed,
         }) => bench_themes(&cli, gold, *k, keep, *draws, *seed),
         Some(Command::Refresh { gold, article }) => bench_refresh(&cli, gold, article),
+        Some(Command::Stability {
+            input,
+            noise,
+            trials,
+            k,
+            seed,
+        }) => bench_stability(&cli, input, noise, *trials as usize, *k, *seed),
     };
     match result {
         Ok(()) => 0,
@@ -547,6 +575,50 @@ fn bench_embed(cli: &Cli, inputs: &[PathBuf], dump: Option<&Path>) -> anyhow::Re
             ),
             None => println!("cpu peak     not measured (no vector multiply-add we use)"),
         }
+    }
+    Ok(())
+}
+
+fn noise_size(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(n) if n > 0.0 && n < 1.0 => Ok(n),
+        _ => Err("a mean 1 − cosine between 0 and 1 is expected, e.g. 3e-6".into()),
+    }
+}
+
+fn bench_stability(
+    cli: &Cli,
+    inputs: &[PathBuf],
+    noise: &[f64],
+    trials: usize,
+    k: KChoice,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let corpus = ingest::read_corpus(inputs)?;
+    let texts: Vec<&str> = corpus.paragraphs.iter().map(|p| p.text.as_str()).collect();
+    let languages = language::detect_all(&texts);
+    let embedder = load_embedder(cli)?;
+    let (embeddings, _) = embed_with_progress(cli, &embedder, &texts)?;
+    let options = ClusterOptions {
+        k,
+        seed,
+        ..ClusterOptions::default()
+    };
+    let spinner = spinner(cli, "clustering");
+    let (base_k, rows) = bench::theme_stability(&embeddings, &languages, &options, noise, trials)?;
+    spinner.finish_and_clear();
+    println!(
+        "{} paragraphs, {base_k} themes, {} vectors, {trials} trials per noise size",
+        texts.len(),
+        embedder.precision()
+    );
+    println!("| noise (mean 1 − cosine) | seen | trials that changed themes | k changed | most paragraphs moved |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {:.1e} | {:.1e} | {} / {} | {} | {} |",
+            r.noise, r.seen, r.changed, r.trials, r.k_changed, r.most_moved
+        );
     }
     Ok(())
 }

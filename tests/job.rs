@@ -262,6 +262,10 @@ fn unwritable_output_is_named() {
 fn bad_flags_are_usage_errors() {
     assert_usage_error(&crossthemes(&["--k", "many"]), "--k");
     assert_usage_error(&crossthemes(&["--device", "tpu"]), "--device");
+    assert_usage_error(
+        &crossthemes(&["bench-stability", "--noise", "2"]),
+        "--noise",
+    );
     let help = crossthemes(&["--help"]);
     let text = String::from_utf8_lossy(&help.stdout);
     for flag in [
