@@ -41,3 +41,9 @@ bench-refresh:
 lint:
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
+
+# Same results as another build? Runs OLD_BINARY and this build on the seeds,
+# the installguide articles and a refresh, then compares the output folders.
+compare-outputs OLD_BINARY:
+    cargo build --release
+    benches/compare_binaries.sh {{OLD_BINARY}} target/release/crossthemes

@@ -1,25 +1,21 @@
-//! The command line: flags, logging, progress, and the job that runs the
-//! stages in order (ingest → language → embed → cluster → describe → output).
+//! The command line: flags become a [`JobConfig`] (or a benchmark's
+//! settings), logging goes to stderr, and errors become exit codes. The work
+//! itself is done by `job` and `bench`.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::json;
 
 use crate::bench;
-use crate::cluster::{self, ClusterError, ClusterOptions, Debias, KChoice};
-use crate::describe;
-use crate::embed::{
-    DeviceChoice, EmbedError, EmbedOptions, Embedder, Engine, ModelStore, Precision, DEFAULT_MODEL,
-};
-use crate::ingest::{self, IngestError};
-use crate::language;
-use crate::output::{self, OutputError};
-use crate::refresh::{self, cache::EmbeddingCache, lock::LockError, History};
+use crate::cluster::{ClusterError, Debias, KChoice};
+use crate::embed::{DeviceChoice, EmbedError, EmbedOptions, Engine, Precision};
+use crate::ingest::IngestError;
+use crate::job::{self, JobConfig, ModelConfig};
+use crate::model::{ModelError, DEFAULT_MODEL};
+use crate::output::OutputError;
+use crate::progress::Progress;
+use crate::refresh::lock::LockError;
 
 /// The embedding cache's file name in the output folder.
 const CACHE_FILE: &str = "cache.sqlite";
@@ -187,10 +183,12 @@ pub fn main() -> i32 {
             tracing::warn!("--threads: {e}");
         }
     }
-    let result = match &cli.command {
-        None => run_job(&cli),
+    let model = cli.model.config();
+    let progress = Progress::new(cli.log.quiet);
+    let result = match cli.command {
+        None => job::run(&cli.job.config(model, progress)),
         Some(Command::Throughput { input, dump_inputs }) => {
-            bench_embed(&cli, input, dump_inputs.as_deref())
+            bench::embed_speed(&model, progress, &input, dump_inputs.as_deref())
         }
         Some(Command::CrossLanguage {
             gold,
@@ -198,21 +196,64 @@ pub fn main() -> i32 {
             keep,
             draws,
             seed,
-        }) => bench_themes(&cli, gold, *k, keep, *draws, *seed),
-        Some(Command::Refresh { gold, article }) => bench_refresh(&cli, gold, article),
+        }) => bench::themes(&model, progress, &gold, k, &keep, draws, seed),
+        Some(Command::Refresh { gold, article }) => bench::refresh(&model, &gold, &article),
         Some(Command::Stability {
             input,
             noise,
             trials,
             k,
             seed,
-        }) => bench_stability(&cli, input, noise, *trials as usize, *k, *seed),
+        }) => bench::stability(
+            &model,
+            progress,
+            &bench::StabilityArgs {
+                inputs: input,
+                noise,
+                trials: trials as usize,
+                k,
+                seed,
+            },
+        ),
     };
     match result {
         Ok(()) => 0,
         Err(error) => {
             eprintln!("error: {error:#}");
             exit_code(&error)
+        }
+    }
+}
+
+impl JobArgs {
+    fn config(self, model: ModelConfig, progress: Progress) -> JobConfig {
+        JobConfig {
+            cache: self.cache.unwrap_or_else(|| self.output.join(CACHE_FILE)),
+            inputs: self.input,
+            output: self.output,
+            k: self.k,
+            seed: self.seed,
+            debias: self.debias,
+            save_embeddings: self.save_embeddings,
+            rebuild: self.rebuild,
+            model,
+            progress,
+        }
+    }
+}
+
+impl ModelArgs {
+    fn config(&self) -> ModelConfig {
+        ModelConfig {
+            spec: self.model.clone(),
+            models_dir: self.models_dir.clone(),
+            device: self.device,
+            options: EmbedOptions {
+                batch_size: self.batch_size as usize,
+                precision: self.precision,
+                engine: self.engine,
+                ..EmbedOptions::default()
+            },
         }
     }
 }
@@ -237,7 +278,11 @@ fn exit_code(error: &anyhow::Error) -> i32 {
         )
         || matches!(
             error.downcast_ref::<EmbedError>(),
-            Some(EmbedError::BadModelDir { .. } | EmbedError::Device(_))
+            Some(EmbedError::Model(ModelError::BadDir { .. }) | EmbedError::Device(_))
+        )
+        || matches!(
+            error.downcast_ref::<ModelError>(),
+            Some(ModelError::BadDir { .. })
         );
     if user_mistake {
         2
@@ -266,451 +311,9 @@ fn init_logging(log: &LogArgs) {
         .init();
 }
 
-fn show_progress(cli: &Cli) -> bool {
-    !cli.log.quiet && std::io::stderr().is_terminal()
-}
-
-/// A bar that stays hidden until its first step, so that the log lines
-/// printed before the work starts do not tear it; see [`step`].
-fn progress_bar(length: usize, what: &str) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(length as u64), ProgressDrawTarget::hidden());
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    bar
-}
-
-fn step(cli: &Cli, bar: &ProgressBar, done: usize) {
-    if bar.is_hidden() && show_progress(cli) {
-        bar.set_draw_target(ProgressDrawTarget::stderr());
-    }
-    bar.set_position(done as u64);
-}
-
-/// A spinner for work whose length is not known in advance.
-fn spinner(cli: &Cli, what: &str) -> ProgressBar {
-    if !show_progress(cli) {
-        return ProgressBar::hidden();
-    }
-    let spinner = ProgressBar::new_spinner().with_message(what.to_string());
-    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    spinner
-}
-
-fn load_embedder(cli: &Cli) -> anyhow::Result<Embedder> {
-    let model = ModelStore::new(&cli.model.models_dir).resolve(&cli.model.model)?;
-    let options = EmbedOptions {
-        batch_size: cli.model.batch_size as usize,
-        precision: cli.model.precision,
-        engine: cli.model.engine,
-        ..EmbedOptions::default()
-    };
-    Ok(Embedder::load(model, cli.model.device, options)?)
-}
-
-fn embed_with_progress(
-    cli: &Cli,
-    embedder: &Embedder,
-    texts: &[&str],
-) -> anyhow::Result<(ndarray::Array2<f32>, crate::embed::EmbedStats)> {
-    let bar = progress_bar(texts.len(), "embedding");
-    let result = embedder.embed(texts, &|done| step(cli, &bar, done));
-    bar.finish_and_clear();
-    Ok(result?)
-}
-
-fn run_job(cli: &Cli) -> anyhow::Result<()> {
-    let job = &cli.job;
-    let started = chrono::Utc::now();
-    let clock = Instant::now();
-    let today = started.format("%Y-%m-%d").to_string();
-    let mut timings = serde_json::Map::new();
-    let mut lap = {
-        let mut last = Instant::now();
-        move |stage: &str, timings: &mut serde_json::Map<String, serde_json::Value>| {
-            let seconds = last.elapsed().as_secs_f64();
-            timings.insert(
-                stage.to_string(),
-                json!((seconds * 1000.0).round() / 1000.0),
-            );
-            last = Instant::now();
-        }
-    };
-
-    output::prepare_dir(&job.output)?;
-    let _lock = refresh::lock::acquire(&job.output)?;
-    let cache_path = job
-        .cache
-        .clone()
-        .unwrap_or_else(|| job.output.join(CACHE_FILE));
-    let mut cache = EmbeddingCache::open(&cache_path)?;
-    let stored_history = History::load(&job.output);
-
-    let corpus = ingest::read_corpus(&job.input)?;
-    let skipped: usize = corpus.skipped.values().sum();
-    tracing::info!(
-        "read {} files: {} paragraphs, {} pieces left out as junk",
-        corpus.files.len(),
-        corpus.paragraphs.len(),
-        skipped
-    );
-    if let KChoice::Fixed(k) = job.k {
-        if k > corpus.paragraphs.len() {
-            return Err(ClusterError::KTooLarge {
-                k,
-                paragraphs: corpus.paragraphs.len(),
-            }
-            .into());
-        }
-    }
-    lap("ingest", &mut timings);
-
-    let texts: Vec<&str> = corpus.paragraphs.iter().map(|p| p.text.as_str()).collect();
-    let languages = language::detect_all(&texts);
-    lap("language", &mut timings);
-
-    let embedder = load_embedder(cli)?;
-    let model_identity = embedder.identity();
-    lap("model_load", &mut timings);
-    let bar = progress_bar(texts.len(), "embedding");
-    let (embeddings, stats, reused) =
-        refresh::embed_with_cache(&embedder, &mut cache, &texts, &|done| step(cli, &bar, done))?;
-    bar.finish_and_clear();
-    lap("embed", &mut timings);
-
-    // History counts only when it was made with the same model; --rebuild
-    // and a model change start the themes over but never reuse an id.
-    let history = match &stored_history {
-        Some(_) if job.rebuild => {
-            tracing::info!("--rebuild: themes start over");
-            None
-        }
-        Some(h) if h.model != model_identity => {
-            tracing::warn!("the model changed since the last run; themes start over");
-            None
-        }
-        other => other.as_ref(),
-    };
-    let mut options = ClusterOptions {
-        k: job.k,
-        seed: job.seed,
-        debias: job.debias,
-        ..Default::default()
-    };
-    let mut kept_k = false;
-    if let Some(h) = history {
-        options.init = h.warm_start();
-        if job.k == KChoice::Auto && h.themes.len() <= corpus.paragraphs.len() {
-            options.k = KChoice::Fixed(h.themes.len());
-            kept_k = true;
-        }
-    }
-    let spinner = spinner(cli, "clustering");
-    let mut clustering = cluster::cluster(embeddings.view(), &languages, &options)?;
-    spinner.finish_and_clear();
-    if kept_k {
-        clustering.selection.method = "kept from the previous run (--rebuild chooses again)".into();
-    }
-    tracing::info!(
-        "{} themes ({})",
-        clustering.k(),
-        clustering.selection.method
-    );
-    lap("cluster", &mut timings);
-
-    let mut themes = describe::describe(&corpus.paragraphs, &languages, &clustering);
-    lap("describe", &mut timings);
-
-    let seen = cache.first_seen(&texts)?;
-    let is_new: Vec<bool> = seen.iter().map(Option::is_none).collect();
-    let first_seen: Vec<String> = seen
-        .into_iter()
-        .map(|d| d.unwrap_or_else(|| today.clone()))
-        .collect();
-    let previous = refresh::Previous {
-        history,
-        next_id: stored_history.as_ref().map_or(1, |h| h.next_theme_id),
-        model: &model_identity,
-    };
-    let assignment = refresh::assign_ids(&previous, &clustering, &themes, &texts, &is_new, &today);
-    for (theme, &id) in themes.iter_mut().zip(&assignment.ids) {
-        theme.id = id;
-    }
-    let new_paragraphs = is_new.iter().filter(|&&n| n).count();
-
-    let mut language_counts = std::collections::BTreeMap::new();
-    for l in &languages {
-        *language_counts.entry(l.as_str()).or_insert(0usize) += 1;
-    }
-    let model = embedder.model();
-    let mut run = json!({
-        "crossthemes_version": env!("CARGO_PKG_VERSION"),
-        "started_at": started.to_rfc3339(),
-        "inputs": job.input,
-        "output": job.output,
-        "cache": cache_path,
-        "model": {
-            "name": model.name,
-            "directory": model.dir,
-            "identity": model_identity,
-            "provenance": model.provenance,
-        },
-        "device": embedder.device(),
-        "precision": embedder.precision(),
-        "embedding": {"batch_size": cli.model.batch_size, "embedded": stats.texts, "reused_from_cache": reused, "stats": stats},
-        "k": clustering.k(),
-        "k_selection": clustering.selection,
-        "debias": job.debias,
-        "seed": job.seed,
-        "refresh": {
-            "rebuild": job.rebuild,
-            "previous_themes": history.map_or(0, |h| h.themes.len()),
-            "new_paragraphs": new_paragraphs,
-            "themes_retired": assignment.retired_now,
-        },
-        "counts": {
-            "files": corpus.files.len(),
-            "paragraphs": corpus.paragraphs.len(),
-            "skipped": corpus.skipped,
-            "languages": language_counts,
-        },
-        "files": corpus.files,
-        "decoded_as": corpus.decoded_as,
-    });
-    lap("report", &mut timings);
-    run["timings_seconds"] = serde_json::Value::Object(timings);
-    let mut runs = output::read_runs(&job.output);
-    runs.push(vec![
-        started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        corpus.files.len().to_string(),
-        corpus.paragraphs.len().to_string(),
-        new_paragraphs.to_string(),
-        stats.texts.to_string(),
-        reused.to_string(),
-        clustering.k().to_string(),
-        format!("{:.1}", clock.elapsed().as_secs_f64()),
-    ]);
-    let report = output::Report {
-        paragraphs: &corpus.paragraphs,
-        languages: &languages,
-        clustering: &clustering,
-        themes: &themes,
-        run: &run,
-        embeddings: job.save_embeddings.then_some(&embeddings),
-        first_seen: &first_seen,
-        is_new: &is_new,
-        changes: &assignment.changes,
-        runs: &runs,
-        history: &assignment.history,
-    };
-    let written = output::write_report(&job.output, &report)?;
-    let newly_seen: Vec<&str> = texts
-        .iter()
-        .zip(&is_new)
-        .filter(|(_, &n)| n)
-        .map(|(t, _)| *t)
-        .collect();
-    cache.mark_seen(&newly_seen, &today)?;
-    let cross = themes
-        .iter()
-        .filter(|t| t.languages.iter().filter(|(_, n)| *n >= 2).count() >= 2)
-        .count();
-    tracing::info!(
-        "wrote {} files to {}: {} themes, {} of them with two or more languages; {} new paragraphs",
-        written.len(),
-        job.output.display(),
-        themes.len(),
-        cross,
-        new_paragraphs
-    );
-    Ok(())
-}
-
-fn bench_embed(cli: &Cli, inputs: &[PathBuf], dump: Option<&Path>) -> anyhow::Result<()> {
-    let corpus = ingest::read_corpus(inputs)?;
-    let texts: Vec<&str> = corpus.paragraphs.iter().map(|p| p.text.as_str()).collect();
-    let embedder = load_embedder(cli)?;
-    if let Some(path) = dump {
-        let lines: Vec<String> = texts
-            .iter()
-            .map(|t| serde_json::to_string(&embedder.model_input(t)))
-            .collect::<Result<_, _>>()?;
-        std::fs::write(path, lines.join("\n") + "\n")
-            .with_context(|| format!("--dump-inputs {}", path.display()))?;
-    }
-    let threads = rayon::current_num_threads();
-    let started = Instant::now();
-    let (_, stats) = embed_with_progress(cli, &embedder, &texts)?;
-    let seconds = started.elapsed().as_secs_f64();
-    let peak = bench::peak_memory_bytes().map_or("unknown".to_string(), |b| {
-        format!("{:.0} MiB", b as f64 / 1048576.0)
-    });
-    println!("model        {}", embedder.model().name);
-    println!(
-        "device       {} ({threads} threads, batch size {}, {})",
-        embedder.device(),
-        cli.model.batch_size,
-        embedder.precision()
-    );
-    println!("paragraphs   {}", stats.texts);
-    println!(
-        "tokens       {} ({} with padding)",
-        stats.tokens, stats.padded_tokens
-    );
-    println!("seconds      {seconds:.2}");
-    println!("tokens/s     {:.0}", stats.tokens as f64 / seconds);
-    println!("paragraphs/s {:.1}", stats.texts as f64 / seconds);
-    println!("peak memory  {peak}");
-    println!(
-        "arithmetic   {:.0} GFLOP/s (the encoder's matrix products, padding excluded)",
-        stats.flops as f64 / seconds / 1e9
-    );
-    if embedder.device() == "cpu" {
-        match crate::embed::peak_gflops(embedder.precision()) {
-            Some((gflops, instruction)) => println!(
-                "cpu peak     {gflops:.0} GFLOP/s ({instruction} alone on {threads} threads)"
-            ),
-            None => println!("cpu peak     not measured (no vector multiply-add we use)"),
-        }
-    }
-    Ok(())
-}
-
 fn noise_size(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(n) if n > 0.0 && n < 1.0 => Ok(n),
         _ => Err("a mean 1 − cosine between 0 and 1 is expected, e.g. 3e-6".into()),
     }
-}
-
-fn bench_stability(
-    cli: &Cli,
-    inputs: &[PathBuf],
-    noise: &[f64],
-    trials: usize,
-    k: KChoice,
-    seed: u64,
-) -> anyhow::Result<()> {
-    let corpus = ingest::read_corpus(inputs)?;
-    let texts: Vec<&str> = corpus.paragraphs.iter().map(|p| p.text.as_str()).collect();
-    let languages = language::detect_all(&texts);
-    let embedder = load_embedder(cli)?;
-    let (embeddings, _) = embed_with_progress(cli, &embedder, &texts)?;
-    let options = ClusterOptions {
-        k,
-        seed,
-        ..ClusterOptions::default()
-    };
-    let spinner = spinner(cli, "clustering");
-    let (base_k, rows) = bench::theme_stability(&embeddings, &languages, &options, noise, trials)?;
-    spinner.finish_and_clear();
-    println!(
-        "{} paragraphs, {base_k} themes, {} vectors, {trials} trials per noise size",
-        texts.len(),
-        embedder.precision()
-    );
-    println!("| noise (mean 1 − cosine) | seen | trials that changed themes | k changed | most paragraphs moved |");
-    println!("|---|---|---|---|---|");
-    for r in rows {
-        println!(
-            "| {:.1e} | {:.1e} | {} / {} | {} | {} |",
-            r.noise, r.seen, r.changed, r.trials, r.k_changed, r.most_moved
-        );
-    }
-    Ok(())
-}
-
-fn bench_themes(
-    cli: &Cli,
-    gold_path: &Path,
-    k: usize,
-    keep: &[f64],
-    draws: u64,
-    seed: u64,
-) -> anyhow::Result<()> {
-    let gold = bench::read_gold(gold_path)?;
-    let texts: Vec<&str> = gold.iter().map(|g| g.text.as_str()).collect();
-    let embedder = load_embedder(cli)?;
-    let (embeddings, _) =
-        embed_with_progress(cli, &embedder, &texts).context("embedding the gold paragraphs")?;
-    let rows = bench::theme_benchmark(&gold, &embeddings, k, keep, draws, seed)?;
-    println!("{} paragraphs, k = {k}, seed {seed}", gold.len());
-    println!(
-        "| variant | debias | paragraphs | agreement | NMI(theme, gold) | NMI(theme, language) |"
-    );
-    println!("|---|---|---|---|---|---|");
-    for row in rows {
-        println!(
-            "| {} | {:?} | {} | {:.3} | {:.3} | {:.3} |",
-            row.variant,
-            row.debias,
-            row.paragraphs,
-            row.scores.agreement,
-            row.scores.nmi_gold,
-            row.scores.nmi_language
-        );
-    }
-    Ok(())
-}
-
-/// Runs this very binary as a scheduler would and times it.
-fn timed_run(cli: &Cli, input: &Path, output: &Path) -> anyhow::Result<(f64, serde_json::Value)> {
-    let started = Instant::now();
-    let status = std::process::Command::new(std::env::current_exe()?)
-        .arg("--input")
-        .arg(input)
-        .arg("--output")
-        .arg(output)
-        .arg("--model")
-        .arg(&cli.model.model)
-        .arg("--models-dir")
-        .arg(&cli.model.models_dir)
-        .arg("--quiet")
-        .status()?;
-    anyhow::ensure!(status.success(), "the timed run failed ({status})");
-    let seconds = started.elapsed().as_secs_f64();
-    let run = serde_json::from_str(&std::fs::read_to_string(output.join(output::RUN_JSON))?)?;
-    Ok((seconds, run))
-}
-
-fn bench_refresh(cli: &Cli, gold_path: &Path, article: &Path) -> anyhow::Result<()> {
-    let gold = bench::read_gold(gold_path)?;
-    anyhow::ensure!(
-        article.is_file(),
-        "--article {}: no such file",
-        article.display()
-    );
-    let work = tempfile::tempdir()?;
-    let corpus = work.path().join("corpus");
-    std::fs::create_dir(&corpus)?;
-    bench::write_sentence_corpus(&gold, &corpus)?;
-
-    let full_out = work.path().join("full");
-    let (full_seconds, full) = timed_run(cli, &corpus, &full_out)?;
-    let paragraphs = &full["counts"]["paragraphs"];
-    println!(
-        "full run     {paragraphs} paragraphs, {} embedded: {full_seconds:.1} s",
-        full["embedding"]["embedded"]
-    );
-
-    let name = article
-        .file_name()
-        .ok_or_else(|| anyhow::anyhow!("--article has no file name"))?;
-    std::fs::copy(article, corpus.join(name))?;
-    let (refresh_seconds, refreshed) = timed_run(cli, &corpus, &full_out)?;
-    println!(
-        "refresh      {} paragraphs, {} embedded, {} from the cache: {refresh_seconds:.1} s",
-        refreshed["counts"]["paragraphs"],
-        refreshed["embedding"]["embedded"],
-        refreshed["embedding"]["reused_from_cache"]
-    );
-    println!(
-        "ratio        the refresh takes {:.1}% of the full run",
-        100.0 * refresh_seconds / full_seconds
-    );
-    println!("refresh stages (s): {}", refreshed["timings_seconds"]);
-    Ok(())
 }

@@ -19,6 +19,8 @@ use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
 use serde::Serialize;
 
+use crate::ingest::Paragraph;
+
 /// Rounds of alternating offsets and clusters in [`Debias::Joint`].
 const JOINT_ROUNDS: usize = 10;
 /// Largest k tried by `--k auto`.
@@ -38,10 +40,15 @@ pub enum Debias {
     None,
 }
 
+/// How many themes to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum KChoice {
+    /// Chosen by silhouette.
     Auto,
+    /// Set by `--k`.
     Fixed(usize),
+    /// The last run's number, kept by a refresh under `--k auto`.
+    Kept(usize),
 }
 
 impl std::str::FromStr for KChoice {
@@ -59,10 +66,14 @@ impl std::str::FromStr for KChoice {
     }
 }
 
+/// Settings of one clustering.
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
+    /// How many themes.
     pub k: KChoice,
+    /// Seed of k-means++; the same seed gives the same themes.
     pub seed: u64,
+    /// How the language signal is removed.
     pub debias: Debias,
     /// k-means restarts from fresh k-means++ seeds; the best inertia wins.
     pub restarts: usize,
@@ -83,10 +94,18 @@ impl Default for ClusterOptions {
     }
 }
 
+/// Why no themes could be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
+    /// More themes asked for than there are paragraphs.
     #[error("--k {k} asks for more themes than there are paragraphs ({paragraphs})")]
-    KTooLarge { k: usize, paragraphs: usize },
+    KTooLarge {
+        /// Themes asked for.
+        k: usize,
+        /// Paragraphs there are.
+        paragraphs: usize,
+    },
+    /// linfa's k-means failed.
     #[error("k-means failed: {0}")]
     KMeans(String),
 }
@@ -94,7 +113,9 @@ pub enum ClusterError {
 /// How k was chosen, with every candidate's score, for run.json.
 #[derive(Debug, Clone, Serialize)]
 pub struct KSelection {
+    /// The number of themes.
     pub k: usize,
+    /// How it was chosen, in words.
     pub method: String,
     /// (k, mean silhouette) for each candidate tried by `--k auto`.
     pub candidates: Vec<(usize, f64)>,
@@ -105,6 +126,7 @@ pub struct KSelection {
 /// the labels and the embeddings alone, so equal labels give equal numbers.
 #[derive(Debug, Clone)]
 pub struct Clustering {
+    /// Each paragraph's theme.
     pub labels: Vec<usize>,
     /// Language-corrected vectors, L2-normalized: the space themes live in.
     pub vectors: Array2<f32>,
@@ -112,6 +134,7 @@ pub struct Clustering {
     pub centroids: Array2<f32>,
     /// Where a later run starts from.
     pub warm_start: WarmStart,
+    /// How k was chosen.
     pub selection: KSelection,
 }
 
@@ -119,11 +142,14 @@ pub struct Clustering {
 /// vector and each language's offset.
 #[derive(Debug, Clone, Default)]
 pub struct WarmStart {
+    /// Each theme's mean corrected vector.
     pub centroids: Array2<f32>,
+    /// Each language's fitted offset.
     pub offsets: BTreeMap<String, Vec<f32>>,
 }
 
 impl Clustering {
+    /// The number of themes.
     pub fn k(&self) -> usize {
         self.centroids.nrows()
     }
@@ -131,6 +157,14 @@ impl Clustering {
     /// Cosine of paragraph `i` to its theme's centroid.
     pub fn similarity(&self, i: usize) -> f32 {
         self.vectors.row(i).dot(&self.centroids.row(self.labels[i]))
+    }
+
+    /// Fills in each paragraph's similarity to its theme (`paragraphs` as
+    /// clustered).
+    pub fn record_similarities(&self, paragraphs: &mut [Paragraph]) {
+        for (i, p) in paragraphs.iter_mut().enumerate() {
+            p.similarity = self.similarity(i);
+        }
     }
 }
 
@@ -141,14 +175,14 @@ struct Languages {
 }
 
 impl Languages {
-    fn new(languages: &[String]) -> Self {
+    fn new(languages: &[impl AsRef<str>]) -> Self {
         let mut index: BTreeMap<&str, usize> = BTreeMap::new();
         let mut names = Vec::new();
         let ids = languages
             .iter()
             .map(|l| {
-                *index.entry(l.as_str()).or_insert_with(|| {
-                    names.push(l.clone());
+                *index.entry(l.as_ref()).or_insert_with(|| {
+                    names.push(l.as_ref().to_string());
                     names.len() - 1
                 })
             })
@@ -157,10 +191,11 @@ impl Languages {
     }
 }
 
-/// Clusters `embeddings` (one row per paragraph) into themes.
+/// Clusters `embeddings` (one row per paragraph, in the language given
+/// beside it) into themes.
 pub fn cluster(
     embeddings: ArrayView2<f32>,
-    languages: &[String],
+    languages: &[impl AsRef<str>],
     options: &ClusterOptions,
 ) -> Result<Clustering, ClusterError> {
     let n = embeddings.nrows();
@@ -168,14 +203,21 @@ pub fn cluster(
     let languages = Languages::new(languages);
 
     let (labels, selection) = match options.k {
-        KChoice::Fixed(k) if k > n => return Err(ClusterError::KTooLarge { k, paragraphs: n }),
-        KChoice::Fixed(k) => {
+        KChoice::Fixed(k) | KChoice::Kept(k) if k > n => {
+            return Err(ClusterError::KTooLarge { k, paragraphs: n })
+        }
+        KChoice::Fixed(k) | KChoice::Kept(k) => {
             let labels = fit(&data, &languages, k, options)?;
+            let method = if options.k == KChoice::Fixed(k) {
+                "fixed by --k"
+            } else {
+                "kept from the previous run (--rebuild chooses again)"
+            };
             (
                 labels,
                 KSelection {
                     k,
-                    method: "fixed by --k".into(),
+                    method: method.into(),
                     candidates: vec![],
                 },
             )

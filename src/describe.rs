@@ -17,28 +17,37 @@ const LABEL_KEYWORDS: usize = 3;
 /// Closest paragraphs listed per theme and language.
 pub const EXAMPLES_PER_LANGUAGE: usize = 3;
 
+/// A paragraph that shows what its theme is about in one language.
 #[derive(Debug, Clone)]
 pub struct Example {
+    /// The language it stands for.
     pub language: String,
     /// 1-based rank within its theme and language.
     pub rank: usize,
+    /// Index of the paragraph in the corpus.
     pub paragraph: usize,
+    /// Cosine to the theme's centroid.
     pub similarity: f32,
 }
 
+/// What one theme of a clustering is about.
 #[derive(Debug, Clone)]
 pub struct Theme {
-    /// 1-based, largest theme first.
-    pub id: usize,
+    /// The clustering's 0-based label of this theme (largest first).
+    pub cluster: usize,
+    /// The first keywords, joined with " · ".
     pub label: String,
+    /// Paragraphs in the theme.
     pub size: usize,
     /// (language, paragraphs), most paragraphs first.
     pub languages: Vec<(String, usize)>,
     /// Mean cosine of the members to the centroid.
     pub cohesion: f32,
+    /// Words that set the theme apart, taking turns between its languages.
     pub keywords: Vec<String>,
     /// Index of the paragraph closest to the centroid.
     pub representative: usize,
+    /// The closest paragraphs, per language.
     pub examples: Vec<Example>,
 }
 
@@ -53,42 +62,46 @@ impl Theme {
     }
 }
 
-/// Describes every theme of `clustering`; `languages[i]` is paragraph i's.
-pub fn describe(
-    paragraphs: &[Paragraph],
-    languages: &[String],
-    clustering: &Clustering,
-) -> Vec<Theme> {
-    let keywords = keywords(paragraphs, languages, &clustering.labels, clustering.k());
+/// A theme with the identity it keeps across runs (given by `refresh`).
+#[derive(Debug, Clone)]
+pub struct NamedTheme {
+    /// Stable id, never reused for another theme.
+    pub id: usize,
+    /// Day the theme first appeared.
+    pub first_seen: String,
+    /// Its paragraphs that no earlier run saw.
+    pub new_paragraphs: usize,
+    /// "4 (old label)" where the theme took its paragraphs from another
+    /// theme, or kept its id under a new label; empty otherwise.
+    pub previous_theme: String,
+    /// What the theme is about.
+    pub theme: Theme,
+}
+
+/// Describes every theme of `clustering`, whose labels are aligned with
+/// `paragraphs` (their languages filled in).
+pub fn describe(paragraphs: &[Paragraph], clustering: &Clustering) -> Vec<Theme> {
+    let languages: Vec<&str> = paragraphs.iter().map(|p| p.language.as_str()).collect();
+    let keywords = keywords(paragraphs, &clustering.labels, clustering.k());
     (0..clustering.k())
         .zip(keywords)
         .map(|(theme, keywords)| {
             let members: Vec<usize> = (0..paragraphs.len())
                 .filter(|&i| clustering.labels[i] == theme)
                 .collect();
+            let language_counts = language_counts(&members, &languages);
             let similarity = |i: usize| clustering.similarity(i);
-            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            for &i in &members {
-                *counts.entry(languages[i].as_str()).or_default() += 1;
-            }
-            let mut language_counts: Vec<(String, usize)> = counts
-                .into_iter()
-                .map(|(l, n)| (l.to_string(), n))
-                .collect();
-            language_counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-
             // Similarities equal to the 4 decimals the CSV shows count as a tie,
             // broken by input order, so float noise cannot reorder examples.
             let shown = |i: usize| (similarity(i) as f64 * 1e4).round() as i64;
-            let by_similarity = |a: &usize, b: &usize| shown(*b).cmp(&shown(*a)).then(a.cmp(b));
             let mut ranked = members.clone();
-            ranked.sort_by(by_similarity);
+            ranked.sort_by(|a, b| shown(*b).cmp(&shown(*a)).then(a.cmp(b)));
             let examples = language_counts
                 .iter()
                 .flat_map(|(language, _)| {
                     ranked
                         .iter()
-                        .filter(|&&i| &languages[i] == language)
+                        .filter(|&&i| languages[i] == language)
                         .take(EXAMPLES_PER_LANGUAGE)
                         .enumerate()
                         .map(|(rank, &i)| Example {
@@ -102,19 +115,9 @@ pub fn describe(
                 .collect();
             let cohesion =
                 members.iter().map(|&i| similarity(i)).sum::<f32>() / members.len().max(1) as f32;
-            let label = if keywords.is_empty() {
-                format!("theme {}", theme + 1)
-            } else {
-                keywords
-                    .iter()
-                    .take(LABEL_KEYWORDS)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" · ")
-            };
             Theme {
-                id: theme + 1,
-                label,
+                cluster: theme,
+                label: label(&keywords, theme),
                 size: members.len(),
                 languages: language_counts,
                 cohesion,
@@ -126,90 +129,137 @@ pub fn describe(
         .collect()
 }
 
+/// (language, paragraphs) of `members`, most paragraphs first.
+fn language_counts(members: &[usize], languages: &[&str]) -> Vec<(String, usize)> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for &i in members {
+        *counts.entry(languages[i]).or_default() += 1;
+    }
+    let mut counts: Vec<(String, usize)> = counts
+        .into_iter()
+        .map(|(l, n)| (l.to_string(), n))
+        .collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    counts
+}
+
+fn label(keywords: &[String], theme: usize) -> String {
+    if keywords.is_empty() {
+        format!("theme {}", theme + 1)
+    } else {
+        keywords
+            .iter()
+            .take(LABEL_KEYWORDS)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+}
+
+/// Term counts per theme and language, the input of class-based TF-IDF.
+struct TermCounts<'a> {
+    per_theme_language: Vec<BTreeMap<&'a str, HashMap<&'a str, usize>>>,
+    paragraphs_per_language: Vec<HashMap<&'a str, usize>>,
+    theme_totals: Vec<usize>,
+    overall: HashMap<&'a str, usize>,
+}
+
+impl<'a> TermCounts<'a> {
+    fn count(
+        words: &'a [Vec<String>],
+        paragraphs: &'a [Paragraph],
+        labels: &[usize],
+        k: usize,
+    ) -> Self {
+        let mut counts = TermCounts {
+            per_theme_language: vec![BTreeMap::new(); k],
+            paragraphs_per_language: vec![HashMap::new(); k],
+            theme_totals: vec![0; k],
+            overall: HashMap::new(),
+        };
+        for ((terms, p), &theme) in words.iter().zip(paragraphs).zip(labels) {
+            let language = p.language.as_str();
+            let theme_counts = counts.per_theme_language[theme]
+                .entry(language)
+                .or_default();
+            for term in terms {
+                *theme_counts.entry(term.as_str()).or_default() += 1;
+                *counts.overall.entry(term.as_str()).or_default() += 1;
+            }
+            counts.theme_totals[theme] += terms.len();
+            *counts.paragraphs_per_language[theme]
+                .entry(language)
+                .or_default() += 1;
+        }
+        counts
+    }
+
+    /// Each language of `theme` with its paragraph count and its terms, best
+    /// first; languages with the most paragraphs first.
+    fn ranked(&self, theme: usize) -> Vec<(usize, &'a str, Vec<&'a str>)> {
+        let k = self.theme_totals.len();
+        let average = self.theme_totals.iter().sum::<usize>() as f64 / k.max(1) as f64;
+        let total = self.theme_totals[theme].max(1) as f64;
+        let mut ranked: Vec<(usize, &str, Vec<&str>)> = self.per_theme_language[theme]
+            .iter()
+            .map(|(&language, counts)| {
+                let mut scored: Vec<(f64, &str)> = counts
+                    .iter()
+                    .filter(|(_, &count)| count >= 2 || counts.len() < 20)
+                    .map(|(&term, &count)| {
+                        let idf = (1.0 + average / self.overall[term] as f64).ln();
+                        (count as f64 / total * idf, term)
+                    })
+                    .collect();
+                scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+                let size = self.paragraphs_per_language[theme][language];
+                (size, language, scored.into_iter().map(|(_, t)| t).collect())
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        ranked
+    }
+}
+
 /// Class-based TF-IDF: a term's share of its theme's words, times
 /// ln(1 + average words per theme / the term's count in all themes). Each
 /// theme's keywords take turns between its languages, largest first, so its
 /// languages stand side by side.
-fn keywords(
-    paragraphs: &[Paragraph],
-    languages: &[String],
-    labels: &[usize],
-    k: usize,
-) -> Vec<Vec<String>> {
+fn keywords(paragraphs: &[Paragraph], labels: &[usize], k: usize) -> Vec<Vec<String>> {
     use rayon::prelude::*;
     let words: Vec<Vec<String>> = paragraphs
         .par_iter()
-        .zip(languages.par_iter())
-        .map(|(p, language)| terms(&p.text, language))
+        .map(|p| terms(&p.text, &p.language))
         .collect();
-
-    let mut per_theme_language: Vec<BTreeMap<&str, HashMap<&str, usize>>> =
-        vec![BTreeMap::new(); k];
-    let mut theme_totals = vec![0usize; k];
-    let mut overall: HashMap<&str, usize> = HashMap::new();
-    let mut paragraphs_per_language: Vec<HashMap<&str, usize>> = vec![HashMap::new(); k];
-    for ((terms, language), &theme) in words.iter().zip(languages).zip(labels) {
-        let counts = per_theme_language[theme]
-            .entry(language.as_str())
-            .or_default();
-        for term in terms {
-            *counts.entry(term.as_str()).or_default() += 1;
-            *overall.entry(term.as_str()).or_default() += 1;
-        }
-        theme_totals[theme] += terms.len();
-        *paragraphs_per_language[theme]
-            .entry(language.as_str())
-            .or_default() += 1;
-    }
-    let average = theme_totals.iter().sum::<usize>() as f64 / k.max(1) as f64;
-
+    let counts = TermCounts::count(&words, paragraphs, labels, k);
     (0..k)
-        .map(|theme| {
-            let total = theme_totals[theme].max(1) as f64;
-            let mut ranked_by_language: Vec<(usize, &str, Vec<&str>)> = per_theme_language[theme]
-                .iter()
-                .map(|(language, counts)| {
-                    let mut scored: Vec<(f64, &str)> = counts
-                        .iter()
-                        .filter(|(_, &count)| count >= 2 || counts.len() < 20)
-                        .map(|(&term, &count)| {
-                            let idf = (1.0 + average / overall[term] as f64).ln();
-                            (count as f64 / total * idf, term)
-                        })
-                        .collect();
-                    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-                    let size = paragraphs_per_language[theme][language];
-                    (
-                        size,
-                        *language,
-                        scored.into_iter().map(|(_, t)| t).collect(),
-                    )
-                })
-                .collect();
-            ranked_by_language.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
-
-            let mut chosen: Vec<String> = Vec::new();
-            let mut seen = HashSet::new();
-            let mut cursors = vec![0usize; ranked_by_language.len()];
-            while chosen.len() < KEYWORDS_PER_THEME {
-                let mut progressed = false;
-                for (slot, (_, _, ranked)) in ranked_by_language.iter().enumerate() {
-                    while cursors[slot] < ranked.len() && !seen.insert(ranked[cursors[slot]]) {
-                        cursors[slot] += 1;
-                    }
-                    if cursors[slot] < ranked.len() && chosen.len() < KEYWORDS_PER_THEME {
-                        chosen.push(ranked[cursors[slot]].to_string());
-                        cursors[slot] += 1;
-                        progressed = true;
-                    }
-                }
-                if !progressed {
-                    break;
-                }
-            }
-            chosen
-        })
+        .map(|theme| take_turns(&counts.ranked(theme)))
         .collect()
+}
+
+/// Up to [`KEYWORDS_PER_THEME`] terms, one from each language in turn,
+/// none twice.
+fn take_turns(ranked_by_language: &[(usize, &str, Vec<&str>)]) -> Vec<String> {
+    let mut chosen: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut cursors = vec![0usize; ranked_by_language.len()];
+    while chosen.len() < KEYWORDS_PER_THEME {
+        let mut progressed = false;
+        for (slot, (_, _, ranked)) in ranked_by_language.iter().enumerate() {
+            while cursors[slot] < ranked.len() && !seen.insert(ranked[cursors[slot]]) {
+                cursors[slot] += 1;
+            }
+            if cursors[slot] < ranked.len() && chosen.len() < KEYWORDS_PER_THEME {
+                chosen.push(ranked[cursors[slot]].to_string());
+                cursors[slot] += 1;
+                progressed = true;
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    chosen
 }
 
 /// Content words of `text` in `language`, lower-cased, stop words dropped.
@@ -395,22 +445,18 @@ mod tests {
 
     #[test]
     fn keywords_alternate_between_languages() {
-        let p = |text: &str| Paragraph {
-            file: "f".into(),
-            number: 1,
-            text: text.into(),
+        let p = |text: &str, language: &str| {
+            let mut paragraph = Paragraph::new("f".into(), 1, text.into());
+            paragraph.language = language.into();
+            paragraph
         };
         let paragraphs = vec![
-            p("marketing budget marketing budget strategy"),
-            p("marketing budget marketing strategy"),
-            p("שיווק תקציב שיווק תקציב"),
-            p("holiday travel beach holiday travel"),
+            p("marketing budget marketing budget strategy", "en"),
+            p("marketing budget marketing strategy", "en"),
+            p("שיווק תקציב שיווק תקציב", "he"),
+            p("holiday travel beach holiday travel", "en"),
         ];
-        let languages: Vec<String> = ["en", "en", "he", "en"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let kw = keywords(&paragraphs, &languages, &[0, 0, 0, 1], 2);
+        let kw = keywords(&paragraphs, &[0, 0, 0, 1], 2);
         assert_eq!(&kw[0][..2], &["marketing", "שיווק"], "{kw:?}");
         assert!(kw[1].contains(&"holiday".to_string()));
     }

@@ -31,29 +31,77 @@ pub enum IngestError {
     NoParagraphs { skipped: usize },
 }
 
-/// One paragraph as it will be embedded and reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One paragraph on its way through the job: ingest fills where it came
+/// from, its text and its key; each later stage fills what it finds out
+/// (language, first sighting, theme, similarity), and `output` reports it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Paragraph {
     /// Path relative to the input folder it was found in (or the file name).
     pub file: String,
     /// 1-based number among the kept paragraphs of its file.
     pub number: usize,
+    /// The paragraph as the analyst reads it.
     pub text: String,
+    /// The paragraph's identity across runs: sha256 of its text, hex.
+    pub key: String,
+    /// ISO 639-1 code, or `und` (the `language` stage).
+    pub language: String,
+    /// Day it was first seen, and whether that is this run (`refresh`).
+    pub first_seen: String,
+    /// True when no earlier run saw this text.
+    pub is_new: bool,
+    /// Stable id of its theme (`refresh`, after `describe`).
+    pub theme: usize,
+    /// Cosine to its theme's centroid (`cluster`).
+    pub similarity: f32,
+}
+
+impl Paragraph {
+    pub(crate) fn new(file: String, number: usize, text: String) -> Self {
+        Self {
+            key: text_key(&text),
+            file,
+            number,
+            text,
+            language: String::new(),
+            first_seen: String::new(),
+            is_new: true,
+            theme: 0,
+            similarity: 0.0,
+        }
+    }
+}
+
+/// The key of a text: sha256 of its exact bytes, hex.
+pub fn text_key(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Why a piece of text was left out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipReason {
+    /// Shorter than [`MIN_PARAGRAPH_WEIGHT`].
     TooShort,
+    /// Menus, breadcrumbs, cookie notices and the like.
     Navigation,
+    /// The same text seen before in the inputs.
     Duplicate,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+/// What the inputs hold: the files read, their paragraphs, and what was
+/// left out.
+#[derive(Debug, Clone, Default)]
 pub struct Corpus {
+    /// Every file read, as shown in the reports.
     pub files: Vec<String>,
+    /// The kept paragraphs, file by file, in reading order.
     pub paragraphs: Vec<Paragraph>,
+    /// Pieces of text left out, per reason.
     pub skipped: BTreeMap<SkipReason, usize>,
     /// Files that needed a legacy encoding, with the encoding used.
     pub decoded_as: BTreeMap<String, String>,
@@ -99,11 +147,9 @@ pub fn read_corpus(inputs: &[PathBuf]) -> Result<Corpus, IngestError> {
                 continue;
             }
             number += 1;
-            corpus.paragraphs.push(Paragraph {
-                file: file.clone(),
-                number,
-                text: unit,
-            });
+            corpus
+                .paragraphs
+                .push(Paragraph::new(file.clone(), number, unit));
         }
         corpus.files.push(file);
     }

@@ -3,13 +3,19 @@
 
 use rayon::prelude::*;
 
+use crate::ingest::Paragraph;
+
+/// The code of a paragraph whose language cannot be told.
 pub const UNDETERMINED: &str = "und";
 
-/// Detects the language of every paragraph, in parallel.
-pub fn detect_all(texts: &[&str]) -> Vec<String> {
-    texts.par_iter().map(|t| detect(t).to_string()).collect()
+/// Fills in the language of every paragraph, in parallel.
+pub fn identify(paragraphs: &mut [Paragraph]) {
+    paragraphs
+        .par_iter_mut()
+        .for_each(|p| p.language = detect(&p.text).to_string());
 }
 
+/// The ISO 639-1 code of `text`'s language, or [`UNDETERMINED`].
 pub fn detect(text: &str) -> &'static str {
     whatlang::detect_lang(text).map_or(UNDETERMINED, iso_639_1)
 }

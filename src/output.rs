@@ -7,69 +7,63 @@
 //! and Chinese correctly on double-click), a header row, RFC 4180 quoting,
 //! formula-looking cells made inert, and no cell longer than Excel holds.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 use tempfile::NamedTempFile;
 
-use crate::cluster::Clustering;
-use crate::describe::Theme;
+use crate::describe::NamedTheme;
 use crate::ingest::Paragraph;
-use crate::refresh::{History, ThemeChange, HISTORY_FILE};
+use crate::run_record::{RunRecord, RunSummary};
 
 /// Excel's limit on the characters in one cell.
 pub const MAX_CELL_CHARS: usize = 32_767;
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-pub const PARAGRAPHS_CSV: &str = "paragraphs.csv";
-pub const THEMES_CSV: &str = "themes.csv";
-pub const EXAMPLES_CSV: &str = "theme_examples.csv";
+const PARAGRAPHS_CSV: &str = "paragraphs.csv";
+const THEMES_CSV: &str = "themes.csv";
+const EXAMPLES_CSV: &str = "theme_examples.csv";
+/// The run record's file name.
 pub const RUN_JSON: &str = "run.json";
-pub const EMBEDDINGS_NPY: &str = "embeddings.npy";
-pub const RUNS_CSV: &str = "runs.csv";
-pub const RUNS_COLUMNS: [&str; 8] = [
-    "time",
-    "files",
-    "paragraphs",
-    "new_paragraphs",
-    "embedded",
-    "reused_from_cache",
-    "k",
-    "seconds",
-];
+const EMBEDDINGS_NPY: &str = "embeddings.npy";
+const RUNS_CSV: &str = "runs.csv";
 
+/// Why the report files could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
+    /// The output folder cannot be created or written to.
     #[error("--output {dir}: cannot write there ({source}); choose a folder you can write to")]
     Unwritable {
+        /// The folder.
         dir: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
+    /// One report file could not be written.
     #[error("{path}: {source}")]
     Write {
+        /// The file.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
 }
 
 /// Everything the report files are made of.
 pub struct Report<'a> {
+    /// Every paragraph, filled in by every stage, in reading order.
     pub paragraphs: &'a [Paragraph],
-    pub languages: &'a [String],
-    pub clustering: &'a Clustering,
-    pub themes: &'a [Theme],
-    pub run: &'a serde_json::Value,
+    /// The themes in order of their ids.
+    pub themes: &'a [NamedTheme],
+    /// The run, for run.json and runs.csv.
+    pub run: &'a RunRecord,
     /// The model's vectors, before language removal (`--save-embeddings`).
     pub embeddings: Option<&'a Array2<f32>>,
-    /// Day each paragraph was first seen, and whether that is this run.
-    pub first_seen: &'a [String],
-    pub is_new: &'a [bool],
-    /// Aligned with `themes`.
-    pub changes: &'a [ThemeChange],
-    /// Every run so far, this one last (rows of runs.csv).
-    pub runs: &'a [Vec<String>],
-    pub history: &'a History,
+    /// Files other stages keep beside the report (the theme history),
+    /// written in the same commit: (file name, contents).
+    pub kept_files: &'a [(&'a str, Vec<u8>)],
 }
 
 /// Creates the output folder and proves it is writable, before any long work.
@@ -121,11 +115,11 @@ pub fn write_report(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, OutputE
     if let Some(embeddings) = report.embeddings {
         stage(EMBEDDINGS_NPY, &|w| write_npy(w, embeddings))?;
     }
-    stage(RUNS_CSV, &|w| runs_csv(w, report))?;
-    stage(HISTORY_FILE, &|w| {
-        serde_json::to_writer(&mut *w, report.history)?;
-        w.write_all(b"\n")
-    })?;
+    let earlier_runs = read_runs(dir);
+    stage(RUNS_CSV, &|w| runs_csv(w, &earlier_runs, report.run))?;
+    for (name, contents) in report.kept_files {
+        stage(name, &|w| w.write_all(contents))?;
+    }
     stage(RUN_JSON, &|w| {
         serde_json::to_writer_pretty(&mut *w, report.run)?;
         w.write_all(b"\n")
@@ -162,6 +156,7 @@ fn csv_writer(w: &mut dyn Write) -> std::io::Result<csv::Writer<&mut dyn Write>>
     w.write_all(UTF8_BOM)?;
     Ok(csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
+        .has_headers(false)
         .from_writer(w))
 }
 
@@ -182,17 +177,21 @@ fn paragraphs_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         "new",
         "text",
     ])?;
-    for (i, p) in r.paragraphs.iter().enumerate() {
-        let theme = &r.themes[r.clustering.labels[i]];
+    let labels: HashMap<usize, &str> = r
+        .themes
+        .iter()
+        .map(|t| (t.id, t.theme.label.as_str()))
+        .collect();
+    for p in r.paragraphs {
         out.write_record([
             text_cell(&p.file),
             p.number.to_string(),
-            r.languages[i].clone(),
-            theme.id.to_string(),
-            text_cell(&theme.label),
-            score(r.clustering.similarity(i)),
-            r.first_seen[i].clone(),
-            r.is_new[i].to_string(),
+            p.language.clone(),
+            p.theme.to_string(),
+            text_cell(labels.get(&p.theme).copied().unwrap_or_default()),
+            score(p.similarity),
+            p.first_seen.clone(),
+            p.is_new.to_string(),
             text_cell(&p.text),
         ])?;
     }
@@ -214,17 +213,18 @@ fn themes_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         "keywords",
         "representative_text",
     ])?;
-    for (t, change) in by_id(r) {
+    for named in r.themes {
+        let t = &named.theme;
         out.write_record([
-            t.id.to_string(),
+            named.id.to_string(),
             text_cell(&t.label),
             t.size.to_string(),
             t.language_summary(),
             t.languages.len().to_string(),
             score(t.cohesion),
-            change.first_seen.clone(),
-            change.new_paragraphs.to_string(),
-            text_cell(&change.previous_theme),
+            named.first_seen.clone(),
+            named.new_paragraphs.to_string(),
+            text_cell(&named.previous_theme),
             text_cell(&t.keywords.join(", ")),
             text_cell(&r.paragraphs[t.representative].text),
         ])?;
@@ -244,12 +244,12 @@ fn examples_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         "paragraph",
         "text",
     ])?;
-    for (t, _) in by_id(r) {
-        for e in &t.examples {
+    for named in r.themes {
+        for e in &named.theme.examples {
             let p = &r.paragraphs[e.paragraph];
             out.write_record([
-                t.id.to_string(),
-                text_cell(&t.label),
+                named.id.to_string(),
+                text_cell(&named.theme.label),
                 e.language.clone(),
                 e.rank.to_string(),
                 score(e.similarity),
@@ -262,24 +262,23 @@ fn examples_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     out.flush()
 }
 
-/// Themes with their changes, in order of their stable ids.
-fn by_id<'r>(r: &'r Report) -> Vec<(&'r Theme, &'r ThemeChange)> {
-    let mut rows: Vec<_> = r.themes.iter().zip(r.changes).collect();
-    rows.sort_by_key(|(t, _)| t.id);
-    rows
-}
-
-fn runs_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
+/// runs.csv: the earlier runs' rows as they were, then this run's.
+fn runs_csv(
+    w: &mut dyn Write,
+    earlier: &[csv::StringRecord],
+    run: &RunRecord,
+) -> std::io::Result<()> {
     let mut out = csv_writer(w)?;
-    out.write_record(RUNS_COLUMNS)?;
-    for row in r.runs {
+    out.write_record(RunSummary::COLUMNS)?;
+    for row in earlier {
         out.write_record(row)?;
     }
+    out.serialize(run.summary())?;
     out.flush()
 }
 
 /// The rows of an existing runs.csv (without its header), to append to.
-pub fn read_runs(dir: &Path) -> Vec<Vec<String>> {
+fn read_runs(dir: &Path) -> Vec<csv::StringRecord> {
     let Ok(bytes) = std::fs::read(dir.join(RUNS_CSV)) else {
         return Vec::new();
     };
@@ -287,7 +286,6 @@ pub fn read_runs(dir: &Path) -> Vec<Vec<String>> {
     csv::Reader::from_reader(body)
         .records()
         .filter_map(Result::ok)
-        .map(|record| record.iter().map(str::to_string).collect())
         .collect()
 }
 

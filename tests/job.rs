@@ -5,35 +5,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::repo_root;
-
-fn crossthemes(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_crossthemes"))
-        .current_dir(repo_root())
-        .args(args)
-        .env("HF_HUB_OFFLINE", "1")
-        .output()
-        .expect("the binary runs")
-}
-
-fn arg(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
-    let bytes = std::fs::read(path).unwrap();
-    assert!(
-        bytes.starts_with(b"\xEF\xBB\xBF"),
-        "{} starts with a UTF-8 BOM",
-        path.display()
-    );
-    csv::Reader::from_reader(&bytes[3..])
-        .deserialize()
-        .map(|r| r.unwrap())
-        .collect()
-}
+use common::{arg, read_csv, run as crossthemes, run_json};
 
 /// Runs the job quietly on the seeds with `flags`; returns its output folder.
 fn run_on_seeds(flags: &[&str]) -> tempfile::TempDir {
@@ -70,8 +44,7 @@ fn the_native_engine_gives_the_seeds_the_themes_of_the_candle_reference() {
 fn bf16_gives_the_seeds_the_themes_of_f32() {
     let f32_run = run_on_seeds(&["--precision", "f32"]);
     let bf16_run = run_on_seeds(&["--precision", "bf16"]);
-    let run: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(bf16_run.path().join("run.json")).unwrap()).unwrap();
+    let run = run_json(bf16_run.path());
     eprintln!("bf16 run ran in {}", run["precision"]);
     let columns = |dir: &Path, file: &str, keep: &[&str]| -> Vec<Vec<String>> {
         read_csv(&dir.join(file))
@@ -144,9 +117,7 @@ fn seeds_give_cross_language_themes_and_identical_reruns() {
         .iter()
         .any(|p| p["text"].starts_with("passage: ")));
 
-    let run: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(first.path().join("run.json")).unwrap())
-            .unwrap();
+    let run = run_json(first.path());
     assert_eq!(
         run["counts"]["paragraphs"].as_u64().unwrap() as usize,
         paragraphs.len()

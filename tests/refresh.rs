@@ -6,47 +6,10 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::repo_root;
-
-fn command(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_crossthemes"));
-    command
-        .current_dir(repo_root())
-        .args(args)
-        .env("HF_HUB_OFFLINE", "1");
-    command
-}
-
-fn run_ok(args: &[&str]) -> Output {
-    let out = command(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn arg(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-fn run_json(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
-}
-
-/// Rows of a CSV as maps, and the file's exact bytes.
-fn rows(path: &Path) -> Vec<HashMap<String, String>> {
-    let bytes = std::fs::read(path).unwrap();
-    csv::Reader::from_reader(&bytes[3..])
-        .deserialize()
-        .map(|r| r.unwrap())
-        .collect()
-}
+use common::{arg, command, read_csv as rows, repo_root, run_json, run_ok};
 
 fn without(mut rows: Vec<HashMap<String, String>>, column: &str) -> Vec<HashMap<String, String>> {
     for row in &mut rows {

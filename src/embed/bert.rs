@@ -7,7 +7,8 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::{bert, xlm_roberta};
 
-use super::{parse_model_config, read_model_config, Backend, EmbedError, Pooling, Precision};
+use super::{bad_model_dir, Backend, EmbedError, Pooling, Precision};
+use crate::model;
 
 enum Encoder {
     Bert(bert::BertModel),
@@ -39,8 +40,8 @@ impl CandleEncoder {
         pooling: Pooling,
         precision: Precision,
     ) -> Result<Self, EmbedError> {
-        let bad = |reason: String| EmbedError::bad_model_dir(dir, reason);
-        let (probe, config_text): (ArchitectureProbe, _) = read_model_config(dir)?;
+        let bad = |reason: String| bad_model_dir(dir, reason);
+        let (probe, config_text): (ArchitectureProbe, _) = model::read_config(dir)?;
         let weights = dir.join("model.safetensors");
         // SAFETY: the file is memory-mapped read-only; a model directory is not
         // rewritten while a run uses it (conversions are renamed into place).
@@ -52,7 +53,7 @@ impl CandleEncoder {
             .map_err(|e| bad(format!("model.safetensors: {e}")))?;
         let (encoder, max_positions) = match probe.model_type.as_deref() {
             Some("xlm-roberta") => {
-                let config: xlm_roberta::Config = parse_model_config(dir, &config_text)?;
+                let config: xlm_roberta::Config = model::parse_config(dir, &config_text)?;
                 let model = xlm_roberta::XLMRobertaModel::new(&config, vb)
                     .map_err(|e| bad(format!("weights do not fit config.json: {e}")))?;
                 // XLM-R positions start after the padding index.
@@ -62,7 +63,7 @@ impl CandleEncoder {
                 (Encoder::XlmRoberta(model), usable)
             }
             Some("bert") | None => {
-                let config: bert::Config = parse_model_config(dir, &config_text)?;
+                let config: bert::Config = model::parse_config(dir, &config_text)?;
                 let model = bert::BertModel::load(vb, &config)
                     .map_err(|e| bad(format!("weights do not fit config.json: {e}")))?;
                 (Encoder::Bert(model), probe.max_position_embeddings)
@@ -131,5 +132,9 @@ impl Backend for CandleEncoder {
             Device::Cuda(_) => "cuda".into(),
             Device::Metal(_) => "metal".into(),
         }
+    }
+
+    fn is_padded(&self) -> bool {
+        true
     }
 }

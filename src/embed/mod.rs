@@ -6,96 +6,43 @@
 //! engines can sit behind the same trait.
 
 mod bert;
-pub mod charsmap;
 mod native;
-pub mod packaged;
-pub mod store;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ndarray::Array2;
 use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
+use crate::model::{self, ModelError, ResolvedModel};
 pub use native::peak_gflops;
-pub use store::{ModelStore, ResolvedModel, DEFAULT_MODEL};
 
+/// Why texts could not be embedded.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
-    #[error(
-        "model {spec:?} could not be found or fetched. Tried:\n  - {attempts}\n\
-         To place it by hand, put config.json, tokenizer.json and model.safetensors \
-         into {store} (or any directory, and pass it with --model DIR)"
-    )]
-    ModelNotFound {
-        spec: String,
-        attempts: String,
-        store: PathBuf,
-    },
-    #[error("model directory {dir} is not usable: {reason}")]
-    BadModelDir { dir: PathBuf, reason: String },
-    #[error("packaged model fallback failed: {0}")]
-    Fallback(String),
-    #[error("the packaged model file is corrupt: {0}")]
-    CorruptPackagedModel(String),
+    /// The model directory could not be found or used.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The asked device is not available.
     #[error("{0}")]
     Device(String),
+    /// A text with nothing in it.
     #[error("text {index} is empty after trimming; there is nothing to embed")]
-    EmptyText { index: usize },
+    EmptyText {
+        /// Its position among the texts given.
+        index: usize,
+    },
+    /// The tokenizer refused a text.
     #[error("tokenizer failed: {0}")]
     Tokenizer(String),
+    /// The model's computation failed.
     #[error("model computation failed: {0}")]
     Candle(#[from] candle_core::Error),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
 }
 
-impl EmbedError {
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
-        EmbedError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-
-    fn bad_model_dir(dir: &Path, reason: String) -> Self {
-        EmbedError::BadModelDir {
-            dir: dir.to_path_buf(),
-            reason,
-        }
-    }
-}
-
-/// Reads a model directory's `config.json` as `T`. The text comes back too,
-/// for a backend that parses it again into its library's own config types.
-fn read_model_config<T: serde::de::DeserializeOwned>(
-    dir: &Path,
-) -> Result<(T, String), EmbedError> {
-    let path = dir.join("config.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| EmbedError::io(&path, e))?;
-    let config = parse_model_config(dir, &text)?;
-    Ok((config, text))
-}
-
-/// A JSON file of a model directory, or `None` where the file is absent.
-fn read_json_if_present(dir: &Path, name: &str) -> Result<Option<serde_json::Value>, EmbedError> {
-    match std::fs::read_to_string(dir.join(name)) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| EmbedError::bad_model_dir(dir, format!("{name} is not valid JSON: {e}"))),
-        Err(_) => Ok(None),
-    }
-}
-
-fn parse_model_config<T: serde::de::DeserializeOwned>(
-    dir: &Path,
-    text: &str,
-) -> Result<T, EmbedError> {
-    serde_json::from_str(text)
-        .map_err(|e| EmbedError::bad_model_dir(dir, format!("config.json: {e}")))
+/// A model directory that loads but cannot be run as it is.
+fn bad_model_dir(dir: &Path, reason: String) -> EmbedError {
+    ModelError::bad_dir(dir, reason).into()
 }
 
 /// Where the network runs. `Auto` picks a GPU the build supports and the
@@ -103,12 +50,18 @@ fn parse_model_config<T: serde::de::DeserializeOwned>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
+    /// A GPU where there is one, else the CPU.
     Auto,
+    /// The CPU.
     Cpu,
+    /// An NVIDIA GPU (a build with `--features cuda`).
     Cuda,
+    /// An Apple GPU (a build with `--features metal`).
     Metal,
 }
 
+/// The candle device for `choice`; an error where the build or the machine
+/// lacks it.
 pub fn select_device(choice: DeviceChoice) -> Result<candle_core::Device, EmbedError> {
     use candle_core::{utils, Device};
     let cuda = || {
@@ -144,7 +97,9 @@ pub fn select_device(choice: DeviceChoice) -> Result<candle_core::Device, EmbedE
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
+    /// 32-bit floats throughout.
     F32,
+    /// bfloat16 matrix products, accumulated in f32.
     Bf16,
 }
 
@@ -163,35 +118,50 @@ impl std::fmt::Display for Precision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
+    /// Native on the CPU, candle on a GPU.
     Auto,
+    /// The native CPU encoder.
     Native,
+    /// candle-transformers' BERT.
     Candle,
 }
 
 /// How token vectors become one sentence vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pooling {
+    /// The mean of the token vectors.
     Mean,
+    /// The first token's vector.
     Cls,
 }
 
 /// Runs the network: one pooled (not yet normalized) vector per sequence.
 /// Sequences arrive with their special tokens and unpadded.
 pub trait Backend: Send + Sync {
+    /// One pooled vector per sequence, in order.
     fn pooled(&self, sequences: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError>;
+    /// Length of the vectors.
     fn dimension(&self) -> usize;
     /// The longest sequence, special tokens included, the model accepts.
     fn max_positions(&self) -> usize;
+    /// Where the network runs, in words ("cpu", "cuda:0").
     fn device(&self) -> String;
+    /// Whether a batch is padded to its longest sequence, so that it costs
+    /// that length times its size rather than its real tokens.
+    fn is_padded(&self) -> bool;
 }
 
+/// How the embedder batches and runs the model.
 #[derive(Debug, Clone)]
 pub struct EmbedOptions {
     /// Most sequences in one forward pass.
     pub batch_size: usize,
-    /// Most tokens (padding included) in one forward pass.
+    /// Most tokens (padding included, where the backend pads) in one
+    /// forward pass.
     pub token_budget: usize,
+    /// Number format of the matrix products.
     pub precision: Precision,
+    /// Which implementation runs the network.
     pub engine: Engine,
 }
 
@@ -209,10 +179,13 @@ impl Default for EmbedOptions {
 /// Figures of one `embed` call, for logs and benchmarks.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct EmbedStats {
+    /// Texts embedded.
     pub texts: usize,
+    /// Model-sized pieces of them (a long text has several).
     pub windows: usize,
     /// Tokens fed to the model, special tokens included, padding excluded.
     pub tokens: usize,
+    /// Tokens the backend computed, padding included where it pads.
     pub padded_tokens: usize,
     /// Floating-point operations of the encoder's matrix products over the
     /// real tokens (padding excluded): 2 per multiply-add.
@@ -229,6 +202,8 @@ impl std::ops::AddAssign for EmbedStats {
     }
 }
 
+/// Turns texts into L2-normalized vectors with one model: the prompt,
+/// tokenization, windows and batches here, the network in a [`Backend`].
 pub struct Embedder {
     tokenizer: Tokenizer,
     backend: Box<dyn Backend>,
@@ -272,6 +247,7 @@ struct Window {
 }
 
 impl Embedder {
+    /// Loads the tokenizer and the network of `model` onto `device`.
     pub fn load(
         model: ResolvedModel,
         device: DeviceChoice,
@@ -280,13 +256,13 @@ impl Embedder {
         let dir = &model.dir;
         let tokenizer_path = dir.join("tokenizer.json");
         let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
-            .map_err(|e| EmbedError::bad_model_dir(dir, format!("tokenizer.json: {e}")))?;
+            .map_err(|e| bad_model_dir(dir, format!("tokenizer.json: {e}")))?;
         tokenizer
             .with_truncation(None)
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
         tokenizer.with_padding(None);
         let (prompt, pooling) = sentence_transformers_settings(&model)?;
-        let (shape, _) = read_model_config(dir)?;
+        let (shape, _) = model::read_config(dir)?;
         let (backend, precision) = load_backend(dir, device, pooling, &options)?;
         let (open, close) = template_specials(&tokenizer)?;
         tracing::info!(
@@ -314,6 +290,7 @@ impl Embedder {
         })
     }
 
+    /// The precision the backend runs (the asked one may be unavailable).
     pub fn precision(&self) -> Precision {
         self.precision
     }
@@ -328,14 +305,17 @@ impl Embedder {
         }
     }
 
+    /// The model directory in use.
     pub fn model(&self) -> &ResolvedModel {
         &self.model
     }
 
+    /// Length of the vectors.
     pub fn dimension(&self) -> usize {
         self.backend.dimension()
     }
 
+    /// Where the network runs, in words.
     pub fn device(&self) -> String {
         self.backend.device()
     }
@@ -388,7 +368,11 @@ impl Embedder {
             let sequences: Vec<&[u32]> = batch.iter().map(|&i| windows[i].ids.as_slice()).collect();
             let longest = sequences[0].len();
             stats.tokens += sequences.iter().map(|s| s.len()).sum::<usize>();
-            stats.padded_tokens += longest * sequences.len();
+            stats.padded_tokens += if self.backend.is_padded() {
+                longest * sequences.len()
+            } else {
+                sequences.iter().map(|s| s.len()).sum::<usize>()
+            };
             stats.flops += sequences
                 .iter()
                 .map(|s| self.shape.flops(s.len()))
@@ -448,24 +432,33 @@ impl Embedder {
         Ok(windows)
     }
 
-    /// Groups length-sorted windows under the batch size and token budget.
+    /// Groups length-sorted windows under the batch size and token budget;
+    /// where the backend pads, a window much shorter than the batch's first
+    /// starts a new batch.
     fn batches(&self, order: &[usize], windows: &[Window]) -> Vec<Vec<usize>> {
+        let padded = self.backend.is_padded();
         let mut batches: Vec<Vec<usize>> = Vec::new();
         let mut current: Vec<usize> = Vec::new();
+        let mut current_tokens = 0;
         for &i in order {
-            let longest = current
-                .first()
-                .map_or(windows[i].ids.len(), |&f| windows[f].ids.len());
-            let would_hold = (current.len() + 1) * longest;
-            let mostly_padding = windows[i].ids.len() * 4 < longest * 3;
+            let length = windows[i].ids.len();
+            let longest = current.first().map_or(length, |&f| windows[f].ids.len());
+            let would_hold = if padded {
+                (current.len() + 1) * longest
+            } else {
+                current_tokens + length
+            };
+            let mostly_padding = padded && length * 4 < longest * 3;
             if !current.is_empty()
                 && (current.len() >= self.options.batch_size
                     || would_hold > self.options.token_budget
                     || mostly_padding)
             {
                 batches.push(std::mem::take(&mut current));
+                current_tokens = 0;
             }
             current.push(i);
+            current_tokens += length;
         }
         if !current.is_empty() {
             batches.push(current);
@@ -504,7 +497,7 @@ fn load_backend(
                 tracing::info!("the native CPU backend does not implement {what}; using candle");
             }
             Err(native::Unsupported(what)) => {
-                return Err(EmbedError::bad_model_dir(
+                return Err(bad_model_dir(
                     dir,
                     format!("--engine native does not implement {what}; use --engine auto"),
                 ))
@@ -524,7 +517,7 @@ fn load_backend(
 /// The prompt and pooling a sentence-transformers model declares; e5 models
 /// without that metadata get their documented "passage: " prefix.
 fn sentence_transformers_settings(model: &ResolvedModel) -> Result<(String, Pooling), EmbedError> {
-    let read = |name: &str| read_json_if_present(&model.dir, name);
+    let read = |name: &str| model::read_json_if_present(&model.dir, name);
     let prompt = match read("config_sentence_transformers.json")? {
         Some(config) => config["prompts"]["passage"]
             .as_str()

@@ -1,6 +1,9 @@
 //! The embedding cache: an SQLite file (bundled SQLite) that maps a model's
-//! identity and the exact text given to it to the vector it produced, and
-//! remembers the day each paragraph was first seen.
+//! identity and a paragraph's key (the sha256 of its text) to the vector the
+//! model produced, and remembers the day each paragraph was first seen.
+//!
+//! The model identity covers the prompt the model puts before a text, since
+//! the prompt comes from the model directory whose hashes make the identity.
 //!
 //! Writes go in transactions, so a run killed at any point leaves a cache the
 //! next run opens and uses. A file that is not a crossthemes cache (corrupt,
@@ -10,36 +13,38 @@
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
-use sha2::{Digest, Sha256};
 
 const APPLICATION: &str = "crossthemes";
-const SCHEMA_VERSION: &str = "1";
+const SCHEMA_VERSION: &str = "2";
+/// Schema 1 keyed vectors by the hash of prompt + text; its first sightings
+/// are kept, its vectors dropped (they are embedded again once).
+const SCHEMA_KEYED_BY_MODEL_INPUT: &str = "1";
 
+/// Why the cache could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
+    /// SQLite failed on the cache file.
     #[error("cache {path}: {source}")]
     Sqlite {
+        /// The cache file.
         path: PathBuf,
+        /// What SQLite said.
         source: rusqlite::Error,
     },
+    /// An unusable cache file could not be renamed out of the way.
     #[error("cache {path}: cannot set the unreadable file aside: {source}")]
     SetAside {
+        /// The cache file.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
 }
 
+/// An open embedding cache.
 pub struct EmbeddingCache {
     conn: Connection,
     path: PathBuf,
-}
-
-/// The key of a text: sha256 of its exact bytes, hex.
-pub fn text_key(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 impl EmbeddingCache {
@@ -99,10 +104,20 @@ impl EmbeddingCache {
                 })
                 .optional()
                 .map_err(|e| e.to_string())?;
-            if application.as_deref() != Some(APPLICATION)
-                || schema.as_deref() != Some(SCHEMA_VERSION)
-            {
-                return Err("not a crossthemes cache of this version".into());
+            if application.as_deref() != Some(APPLICATION) {
+                return Err("not a crossthemes cache".into());
+            }
+            match schema.as_deref() {
+                Some(SCHEMA_VERSION) => {}
+                Some(SCHEMA_KEYED_BY_MODEL_INPUT) => conn
+                    .execute_batch(
+                        "BEGIN;
+                         DELETE FROM embeddings;
+                         UPDATE meta SET value = '2' WHERE key = 'schema';
+                         COMMIT;",
+                    )
+                    .map_err(|e| e.to_string())?,
+                _ => return Err("not a crossthemes cache of this version".into()),
             }
         } else {
             conn.execute_batch(
@@ -134,11 +149,11 @@ impl EmbeddingCache {
         }
     }
 
-    /// The cached vector of each model input, where there is a sound one.
+    /// The cached vector of each paragraph key, where there is a sound one.
     pub fn lookup(
         &self,
         model: &str,
-        inputs: &[String],
+        keys: &[&str],
         dim: usize,
     ) -> Result<Vec<Option<Vec<f32>>>, CacheError> {
         let mut statement = self
@@ -147,13 +162,10 @@ impl EmbeddingCache {
                 "SELECT dim, vector FROM embeddings WHERE model = ?1 AND text_sha256 = ?2",
             )
             .map_err(|e| self.sqlite(e))?;
-        inputs
-            .iter()
-            .map(|input| {
+        keys.iter()
+            .map(|key| {
                 let row: Option<(i64, Vec<u8>)> = statement
-                    .query_row(params![model, text_key(input)], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })
+                    .query_row(params![model, key], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()
                     .map_err(|e| self.sqlite(e))?;
                 Ok(row.and_then(|(stored_dim, blob)| decode_vector(stored_dim, &blob, dim)))
@@ -161,7 +173,7 @@ impl EmbeddingCache {
             .collect()
     }
 
-    /// Stores vectors for model inputs, all in one transaction.
+    /// Stores vectors under paragraph keys, all in one transaction.
     pub fn store(&mut self, model: &str, items: &[(&str, &[f32])]) -> Result<(), CacheError> {
         let tx = self.conn.transaction().map_err(|e| CacheError::Sqlite {
             path: self.path.clone(),
@@ -174,10 +186,10 @@ impl EmbeddingCache {
                     path: self.path.clone(),
                     source: e,
                 })?;
-            for (input, vector) in items {
+            for (key, vector) in items {
                 let blob: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
                 insert
-                    .execute(params![model, text_key(input), vector.len() as i64, blob])
+                    .execute(params![model, key, vector.len() as i64, blob])
                     .map_err(|e| CacheError::Sqlite {
                         path: self.path.clone(),
                         source: e,
@@ -187,25 +199,24 @@ impl EmbeddingCache {
         tx.commit().map_err(|e| self.sqlite(e))
     }
 
-    /// The day each text was first seen, or None for a text never seen.
-    pub fn first_seen(&self, texts: &[&str]) -> Result<Vec<Option<String>>, CacheError> {
+    /// The day each paragraph key was first seen, or None for one never seen.
+    pub fn first_seen(&self, keys: &[&str]) -> Result<Vec<Option<String>>, CacheError> {
         let mut statement = self
             .conn
             .prepare_cached("SELECT first_seen FROM paragraphs_seen WHERE text_sha256 = ?1")
             .map_err(|e| self.sqlite(e))?;
-        texts
-            .iter()
-            .map(|t| {
+        keys.iter()
+            .map(|key| {
                 statement
-                    .query_row(params![text_key(t)], |r| r.get(0))
+                    .query_row(params![key], |r| r.get(0))
                     .optional()
                     .map_err(|e| self.sqlite(e))
             })
             .collect()
     }
 
-    /// Records `day` as the first sighting of texts not seen before.
-    pub fn mark_seen(&mut self, texts: &[&str], day: &str) -> Result<(), CacheError> {
+    /// Records `day` as the first sighting of paragraph keys not seen before.
+    pub fn mark_seen(&mut self, keys: &[&str], day: &str) -> Result<(), CacheError> {
         let path = self.path.clone();
         let fail = |source| CacheError::Sqlite {
             path: path.clone(),
@@ -216,8 +227,8 @@ impl EmbeddingCache {
             let mut insert = tx
                 .prepare_cached("INSERT OR IGNORE INTO paragraphs_seen VALUES (?1, ?2)")
                 .map_err(fail)?;
-            for t in texts {
-                insert.execute(params![text_key(t), day]).map_err(fail)?;
+            for key in keys {
+                insert.execute(params![key, day]).map_err(fail)?;
             }
         }
         tx.commit().map_err(fail)
@@ -251,19 +262,14 @@ mod tests {
         let path = dir.path().join("cache.sqlite");
         let mut cache = EmbeddingCache::open(&path).unwrap();
         let v = unit(4, 2);
-        cache.store("m1", &[("passage: a", &v)]).unwrap();
+        cache.store("m1", &[("key-a", &v)]).unwrap();
         drop(cache);
         let cache = EmbeddingCache::open(&path).unwrap();
-        let found = cache
-            .lookup("m1", &["passage: a".into(), "passage: b".into()], 4)
-            .unwrap();
+        let found = cache.lookup("m1", &["key-a", "key-b"], 4).unwrap();
         assert_eq!(found, vec![Some(v), None]);
+        assert_eq!(cache.lookup("m2", &["key-a"], 4).unwrap(), vec![None]);
         assert_eq!(
-            cache.lookup("m2", &["passage: a".into()], 4).unwrap(),
-            vec![None]
-        );
-        assert_eq!(
-            cache.lookup("m1", &["passage: a".into()], 8).unwrap(),
+            cache.lookup("m1", &["key-a"], 8).unwrap(),
             vec![None],
             "wrong size is a miss"
         );
@@ -278,6 +284,26 @@ mod tests {
         assert_eq!(
             cache.first_seen(&["a", "b", "c"]).unwrap(),
             vec![Some("2026-01-01".into()), Some("2026-02-02".into()), None]
+        );
+    }
+
+    #[test]
+    fn a_cache_of_schema_1_keeps_its_sightings_and_drops_its_vectors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.sqlite");
+        let mut cache = EmbeddingCache::open(&path).unwrap();
+        cache.store("m", &[("k", &unit(2, 0))]).unwrap();
+        cache.mark_seen(&["k"], "2026-01-01").unwrap();
+        cache
+            .conn
+            .execute("UPDATE meta SET value = '1' WHERE key = 'schema'", [])
+            .unwrap();
+        drop(cache);
+        let cache = EmbeddingCache::open(&path).unwrap();
+        assert_eq!(cache.lookup("m", &["k"], 2).unwrap(), vec![None]);
+        assert_eq!(
+            cache.first_seen(&["k"]).unwrap(),
+            vec![Some("2026-01-01".into())]
         );
     }
 
@@ -306,7 +332,7 @@ mod tests {
             .unwrap();
         assert!(EmbeddingCache::open(&foreign)
             .unwrap()
-            .lookup("m", &["x".into()], 2)
+            .lookup("m", &["x"], 2)
             .unwrap()[0]
             .is_none());
     }

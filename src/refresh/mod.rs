@@ -6,17 +6,19 @@
 pub mod cache;
 pub mod lock;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Clustering, WarmStart};
-use crate::describe::Theme;
+use crate::cluster::{ClusterOptions, Clustering, KChoice, WarmStart};
+use crate::describe::{NamedTheme, Theme};
 use crate::embed::{EmbedError, EmbedStats, Embedder};
-use cache::{text_key, CacheError, EmbeddingCache};
+use crate::ingest::Paragraph;
+use cache::{CacheError, EmbeddingCache};
 
+/// The history's file name in the output folder.
 pub const HISTORY_FILE: &str = "themes_history.json";
 /// New paragraphs are embedded and committed to the cache in chunks this
 /// size, so a killed run keeps most of its work.
@@ -24,10 +26,13 @@ const CACHE_CHUNK: usize = 256;
 /// Least centroid cosine for a new theme to inherit an old theme's id.
 pub const MATCH_MIN_COSINE: f32 = 0.5;
 
+/// Why embedding through the cache failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {
+    /// The cache could not be read or written.
     #[error(transparent)]
     Cache(#[from] CacheError),
+    /// The model failed.
     #[error(transparent)]
     Embed(#[from] EmbedError),
 }
@@ -40,7 +45,9 @@ pub struct History {
     pub model: String,
     /// Ids are never reused: the next new theme gets this one.
     pub next_theme_id: usize,
+    /// The last run's themes.
     pub themes: Vec<ThemeRecord>,
+    /// Every theme that has gone, oldest first.
     pub retired: Vec<RetiredTheme>,
     /// Paragraph text key → theme id in the last run.
     pub paragraph_themes: BTreeMap<String, usize>,
@@ -48,10 +55,14 @@ pub struct History {
     pub language_offsets: BTreeMap<String, Vec<f32>>,
 }
 
+/// A theme of the last run, as the next run needs it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ThemeRecord {
+    /// Its stable id.
     pub id: usize,
+    /// Its label in that run.
     pub label: String,
+    /// Day it first appeared.
     pub first_seen: String,
     /// Normalized centroid, for matching.
     pub centroid: Vec<f32>,
@@ -59,11 +70,16 @@ pub struct ThemeRecord {
     pub start: Vec<f32>,
 }
 
+/// A theme that no longer exists; its id is never given again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RetiredTheme {
+    /// Its id.
     pub id: usize,
+    /// Its last label.
     pub label: String,
+    /// Day it first appeared.
     pub first_seen: String,
+    /// Day of the run that found it gone.
     pub retired_on: String,
 }
 
@@ -83,7 +99,7 @@ impl History {
     }
 
     /// The previous run's end state, for k-means to start from.
-    pub fn warm_start(&self) -> Option<WarmStart> {
+    fn warm_start(&self) -> Option<WarmStart> {
         let dim = self.themes.first()?.start.len();
         let flat: Vec<f32> = self
             .themes
@@ -98,35 +114,28 @@ impl History {
     }
 }
 
-/// Per-theme facts about change, aligned with the themes.
-#[derive(Debug, Clone, Serialize)]
-pub struct ThemeChange {
-    pub first_seen: String,
-    pub new_paragraphs: usize,
-    /// "4 (old label)" where the theme took its paragraphs from another theme,
-    /// or kept its id under a new label; empty otherwise.
-    pub previous_theme: String,
-}
-
-/// Embeds `texts`, taking every vector the cache has for this model and
-/// embedding (and caching) only the rest.
+/// Embeds the paragraphs, taking every vector the cache has for this model
+/// and embedding (and caching) only the rest; fills in when each paragraph
+/// was first seen (`today` for one never seen). Returns the vectors, one row
+/// per paragraph, what the model did, and how many came from the cache.
 pub fn embed_with_cache(
     embedder: &Embedder,
     cache: &mut EmbeddingCache,
-    texts: &[&str],
+    paragraphs: &mut [Paragraph],
+    today: &str,
     progress: &dyn Fn(usize),
 ) -> Result<(Array2<f32>, EmbedStats, usize), RefreshError> {
     let model = embedder.identity();
-    let inputs: Vec<String> = texts.iter().map(|t| embedder.model_input(t)).collect();
-    let cached = cache.lookup(&model, &inputs, embedder.dimension())?;
-    let missing: Vec<usize> = (0..texts.len()).filter(|&i| cached[i].is_none()).collect();
-    let reused = texts.len() - missing.len();
+    let keys: Vec<&str> = paragraphs.iter().map(|p| p.key.as_str()).collect();
+    let cached = cache.lookup(&model, &keys, embedder.dimension())?;
+    let missing: Vec<usize> = (0..keys.len()).filter(|&i| cached[i].is_none()).collect();
+    let reused = keys.len() - missing.len();
     tracing::info!(
         "embedding {} new paragraphs ({reused} from the cache)",
         missing.len()
     );
 
-    let mut vectors = Array2::<f32>::zeros((texts.len(), embedder.dimension()));
+    let mut vectors = Array2::<f32>::zeros((keys.len(), embedder.dimension()));
     for (i, vector) in cached.iter().enumerate() {
         if let Some(v) = vector {
             vectors.row_mut(i).assign(&ndarray::ArrayView1::from(v));
@@ -134,19 +143,14 @@ pub fn embed_with_cache(
     }
     let mut stats = EmbedStats::default();
     for chunk in missing.chunks(CACHE_CHUNK) {
-        let chunk_texts: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+        let texts: Vec<&str> = chunk.iter().map(|&i| paragraphs[i].text.as_str()).collect();
         let done_before = stats.texts;
         let (embedded, chunk_stats) =
-            embedder.embed(&chunk_texts, &|done| progress(reused + done_before + done))?;
+            embedder.embed(&texts, &|done| progress(reused + done_before + done))?;
         let items: Vec<(&str, &[f32])> = chunk
             .iter()
             .zip(embedded.rows())
-            .map(|(&i, row)| {
-                (
-                    inputs[i].as_str(),
-                    row.to_slice().expect("rows are contiguous"),
-                )
-            })
+            .map(|(&i, row)| (keys[i], row.to_slice().expect("rows are contiguous")))
             .collect();
         cache.store(&model, &items)?;
         for (&i, row) in chunk.iter().zip(embedded.rows()) {
@@ -154,46 +158,121 @@ pub fn embed_with_cache(
         }
         stats += chunk_stats;
     }
-    progress(texts.len());
+    progress(keys.len());
+
+    let seen = cache.first_seen(&keys)?;
+    for (p, day) in paragraphs.iter_mut().zip(seen) {
+        p.is_new = day.is_none();
+        p.first_seen = day.unwrap_or_else(|| today.to_string());
+    }
     Ok((vectors, stats, reused))
 }
 
-/// Each theme's stable id and what changed, plus the history to keep.
-pub struct IdAssignment {
-    /// Stable id per theme (indexed like `clustering`'s labels).
-    pub ids: Vec<usize>,
-    pub changes: Vec<ThemeChange>,
+/// Records the paragraphs seen for the first time, once their run's report
+/// files are in place (a run that fails leaves them new for the next one).
+pub fn remember_sightings(
+    cache: &mut EmbeddingCache,
+    paragraphs: &[Paragraph],
+    today: &str,
+) -> Result<(), CacheError> {
+    let new: Vec<&str> = paragraphs
+        .iter()
+        .filter(|p| p.is_new)
+        .map(|p| p.key.as_str())
+        .collect();
+    cache.mark_seen(&new, today)
+}
+
+/// What earlier runs left in the output folder, and whether their themes
+/// count for this run.
+pub struct Previous {
+    stored: Option<History>,
+    /// False on a first run, with `--rebuild`, and after a model change:
+    /// themes then start over, but ids are still never reused.
+    themes_count: bool,
+    model: String,
+}
+
+impl Previous {
+    /// Reads the history in `dir` for a run of the model `model`.
+    pub fn load(dir: &Path, model: &str, rebuild: bool) -> Self {
+        let stored = History::load(dir);
+        let themes_count = match &stored {
+            Some(_) if rebuild => {
+                tracing::info!("--rebuild: themes start over");
+                false
+            }
+            Some(h) if h.model != model => {
+                tracing::warn!("the model changed since the last run; themes start over");
+                false
+            }
+            Some(_) => true,
+            None => false,
+        };
+        Self {
+            stored,
+            themes_count,
+            model: model.to_string(),
+        }
+    }
+
+    fn history(&self) -> Option<&History> {
+        self.stored.as_ref().filter(|_| self.themes_count)
+    }
+
+    /// Themes of the last run that this run builds on.
+    pub fn theme_count(&self) -> usize {
+        self.history().map_or(0, |h| h.themes.len())
+    }
+
+    /// How this run clusters `paragraphs` paragraphs: k-means starts from the
+    /// last run's end state, and `--k auto` keeps the last run's number of
+    /// themes (`--rebuild` chooses again).
+    pub fn cluster_options(
+        &self,
+        mut options: ClusterOptions,
+        paragraphs: usize,
+    ) -> ClusterOptions {
+        if let Some(h) = self.history() {
+            options.init = h.warm_start();
+            if options.k == KChoice::Auto && h.themes.len() <= paragraphs {
+                options.k = KChoice::Kept(h.themes.len());
+            }
+        }
+        options
+    }
+}
+
+/// This run's themes with their stable ids, and what the next run needs.
+pub struct Identified {
+    /// The themes in order of their ids.
+    pub themes: Vec<NamedTheme>,
+    /// Themes of the last run that have no successor in this one.
     pub retired_now: Vec<RetiredTheme>,
+    /// The history to store beside the report files.
     pub history: History,
 }
 
-/// What is known before this run's themes get their ids.
-pub struct Previous<'a> {
-    /// None on a first run, with `--rebuild`, or after a model change.
-    pub history: Option<&'a History>,
-    /// The lowest id never handed out (survives `--rebuild`).
-    pub next_id: usize,
-    /// Identity of this run's model.
-    pub model: &'a str,
-}
-
-/// Gives each theme of this run its stable id: matched themes keep the old
-/// id, others get ids never used before; unmatched old themes retire.
-pub fn assign_ids(
+/// Gives each theme its stable id: a theme matched to one of the last run's
+/// keeps that id, others get ids never used before, and unmatched old themes
+/// retire. Fills in each paragraph's theme id.
+pub fn identify(
     previous: &Previous,
     clustering: &Clustering,
-    themes: &[Theme],
-    paragraph_texts: &[&str],
-    is_new: &[bool],
+    themes: Vec<Theme>,
+    paragraphs: &mut [Paragraph],
     today: &str,
-) -> IdAssignment {
-    let history = previous.history;
-    let k = clustering.k();
+) -> Identified {
+    let history = previous.history();
     let old: Vec<&ThemeRecord> = history
         .map(|h| h.themes.iter().collect())
         .unwrap_or_default();
     let matches = match_centroids(&old, clustering.centroids.view());
-    let mut next_id = previous.next_id.max(1);
+    let mut next_id = previous
+        .stored
+        .as_ref()
+        .map_or(1, |h| h.next_theme_id)
+        .max(1);
     let ids: Vec<usize> = matches
         .iter()
         .map(|m| match m {
@@ -204,46 +283,54 @@ pub fn assign_ids(
             }
         })
         .collect();
-
-    let keys: Vec<String> = paragraph_texts.iter().map(|t| text_key(t)).collect();
-    let previous_of = history.map(|h| &h.paragraph_themes);
-    let old_by_id: HashMap<usize, &ThemeRecord> = old.iter().map(|t| (t.id, *t)).collect();
-    let changes: Vec<ThemeChange> = (0..k)
+    let last_themes = history.map(|h| &h.paragraph_themes);
+    let mut named: Vec<NamedTheme> = themes
+        .into_iter()
         .map(|theme| {
-            let members: Vec<usize> = (0..keys.len())
-                .filter(|&i| clustering.labels[i] == theme)
-                .collect();
-            let mut sources: BTreeMap<usize, usize> = BTreeMap::new();
-            for &i in &members {
-                if let Some(&old_id) = previous_of.and_then(|p| p.get(&keys[i])) {
-                    *sources.entry(old_id).or_default() += 1;
-                }
-            }
-            let dominant = sources
-                .iter()
-                .max_by_key(|(id, n)| (**n, std::cmp::Reverse(**id)))
-                .map(|(id, _)| *id);
-            let previous_theme = match (matches[theme], dominant) {
-                (Some(j), _) if old[j].label != themes[theme].label => {
-                    format!("{} ({})", old[j].id, old[j].label)
-                }
-                (_, Some(d)) if d != ids[theme] => match old_by_id.get(&d) {
-                    Some(t) => format!("{} ({})", t.id, t.label),
-                    None => d.to_string(),
-                },
-                _ => String::new(),
+            let cluster = theme.cluster;
+            let matched = matches[cluster].map(|j| old[j]);
+            let members = || {
+                paragraphs
+                    .iter()
+                    .zip(&clustering.labels)
+                    .filter(move |(_, &l)| l == cluster)
+                    .map(|(p, _)| p)
             };
-            ThemeChange {
-                first_seen: matches[theme]
-                    .map_or_else(|| today.to_string(), |j| old[j].first_seen.clone()),
-                new_paragraphs: members.iter().filter(|&&i| is_new[i]).count(),
-                previous_theme,
+            let came_from = last_themes.and_then(|last| dominant_source(members(), last));
+            NamedTheme {
+                id: ids[cluster],
+                first_seen: matched.map_or_else(|| today.to_string(), |t| t.first_seen.clone()),
+                new_paragraphs: members().filter(|p| p.is_new).count(),
+                previous_theme: previous_theme(matched, came_from, ids[cluster], &theme, &old),
+                theme,
             }
         })
         .collect();
+    for (p, &label) in paragraphs.iter_mut().zip(&clustering.labels) {
+        p.theme = ids[label];
+    }
 
+    let retired_now = retire(&old, &matches, today);
+    let history = next_history(
+        previous,
+        &named,
+        clustering,
+        paragraphs,
+        &retired_now,
+        next_id,
+    );
+    named.sort_by_key(|t| t.id);
+    Identified {
+        themes: named,
+        retired_now,
+        history,
+    }
+}
+
+/// The last run's themes that no theme of this run matched.
+fn retire(old: &[&ThemeRecord], matches: &[Option<usize>], today: &str) -> Vec<RetiredTheme> {
     let matched: Vec<usize> = matches.iter().flatten().copied().collect();
-    let retired_now: Vec<RetiredTheme> = (0..old.len())
+    (0..old.len())
         .filter(|j| !matched.contains(j))
         .map(|j| RetiredTheme {
             id: old[j].id,
@@ -251,35 +338,82 @@ pub fn assign_ids(
             first_seen: old[j].first_seen.clone(),
             retired_on: today.to_string(),
         })
-        .collect();
-    let mut retired: Vec<RetiredTheme> = history.map(|h| h.retired.clone()).unwrap_or_default();
-    retired.extend(retired_now.iter().cloned());
+        .collect()
+}
 
-    let history = History {
-        model: previous.model.to_string(),
-        next_theme_id: next_id,
-        themes: (0..k)
+/// What this run leaves for the next one.
+fn next_history(
+    previous: &Previous,
+    named: &[NamedTheme],
+    clustering: &Clustering,
+    paragraphs: &[Paragraph],
+    retired_now: &[RetiredTheme],
+    next_theme_id: usize,
+) -> History {
+    let mut retired: Vec<RetiredTheme> = previous
+        .history()
+        .map(|h| h.retired.clone())
+        .unwrap_or_default();
+    retired.extend(retired_now.iter().cloned());
+    History {
+        model: previous.model.clone(),
+        next_theme_id,
+        themes: named
+            .iter()
             .map(|t| ThemeRecord {
-                id: ids[t],
-                label: themes[t].label.clone(),
-                first_seen: changes[t].first_seen.clone(),
-                centroid: clustering.centroids.row(t).to_vec(),
-                start: clustering.warm_start.centroids.row(t).to_vec(),
+                id: t.id,
+                label: t.theme.label.clone(),
+                first_seen: t.first_seen.clone(),
+                centroid: clustering.centroids.row(t.theme.cluster).to_vec(),
+                start: clustering
+                    .warm_start
+                    .centroids
+                    .row(t.theme.cluster)
+                    .to_vec(),
             })
             .collect(),
         retired,
-        paragraph_themes: keys
-            .into_iter()
-            .zip(&clustering.labels)
-            .map(|(key, &l)| (key, ids[l]))
+        paragraph_themes: paragraphs
+            .iter()
+            .map(|p| (p.key.clone(), p.theme))
             .collect(),
         language_offsets: clustering.warm_start.offsets.clone(),
-    };
-    IdAssignment {
-        ids,
-        changes,
-        retired_now,
-        history,
+    }
+}
+
+/// The last run's theme that most of `members` were in (ties: the lowest id).
+fn dominant_source<'p>(
+    members: impl Iterator<Item = &'p Paragraph>,
+    last_themes: &BTreeMap<String, usize>,
+) -> Option<usize> {
+    let mut sources: BTreeMap<usize, usize> = BTreeMap::new();
+    for p in members {
+        if let Some(&old_id) = last_themes.get(&p.key) {
+            *sources.entry(old_id).or_default() += 1;
+        }
+    }
+    sources
+        .iter()
+        .max_by_key(|(id, n)| (**n, std::cmp::Reverse(**id)))
+        .map(|(id, _)| *id)
+}
+
+/// "4 (old label)" where a theme kept its id under a new label, or took
+/// most of its paragraphs from another theme; empty otherwise.
+fn previous_theme(
+    matched: Option<&ThemeRecord>,
+    came_from: Option<usize>,
+    id: usize,
+    theme: &Theme,
+    old: &[&ThemeRecord],
+) -> String {
+    match (matched, came_from) {
+        (Some(m), _) if m.label != theme.label => format!("{} ({})", m.id, m.label),
+        (_, Some(d)) if d != id => match old.iter().find(|t| t.id == d) {
+            Some(t) => format!("{} ({})", t.id, t.label),
+            None => d.to_string(),
+        },
+        _ => String::new(),
     }
 }
 

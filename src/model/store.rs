@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{packaged, read_json_if_present, EmbedError};
+use super::{packaged, read_json_if_present, ModelError};
 
+/// The model `--model` names by default.
 pub const DEFAULT_MODEL: &str = "intfloat/multilingual-e5-small";
+/// Where a model directory records where its weights came from.
 pub const PROVENANCE_FILE: &str = "provenance.json";
 const REQUIRED_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 const OPTIONAL_FILES: [&str; 2] = ["config_sentence_transformers.json", "1_Pooling/config.json"];
@@ -23,6 +25,7 @@ const HUB_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct ResolvedModel {
     /// What the user asked for: a repo id or a path.
     pub name: String,
+    /// The directory with config.json, tokenizer.json and model.safetensors.
     pub dir: PathBuf,
     /// Contents of provenance.json (`null` for a user's directory without one).
     pub provenance: serde_json::Value,
@@ -44,22 +47,20 @@ pub struct ModelStore {
 }
 
 impl ModelStore {
+    /// The store rooted at `root` (created when a model is fetched).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
     }
 
     /// Resolves `spec` (a Hugging Face repo id or a local directory).
-    pub fn resolve(&self, spec: &str) -> Result<ResolvedModel, EmbedError> {
+    pub fn resolve(&self, spec: &str) -> Result<ResolvedModel, ModelError> {
         let as_path = Path::new(spec);
         if as_path.is_dir() {
             tracing::info!("model: using the local directory {}", as_path.display());
             return open_dir(spec, as_path);
         }
         if looks_like_path(spec) {
-            return Err(EmbedError::bad_model_dir(
-                as_path,
-                "no such directory".into(),
-            ));
+            return Err(ModelError::bad_dir(as_path, "no such directory".into()));
         }
 
         let mut attempts = Vec::new();
@@ -91,7 +92,7 @@ impl ModelStore {
                 Err(e) => attempts.push(format!("packaged fallback: {e}")),
             }
         }
-        Err(EmbedError::ModelNotFound {
+        Err(ModelError::NotFound {
             spec: spec.to_string(),
             attempts: attempts.join("\n  - "),
             store: self.store_dir(spec),
@@ -173,14 +174,14 @@ fn has_required_files(dir: &Path) -> bool {
     REQUIRED_FILES.iter().all(|f| dir.join(f).is_file())
 }
 
-fn open_dir(name: &str, dir: &Path) -> Result<ResolvedModel, EmbedError> {
+fn open_dir(name: &str, dir: &Path) -> Result<ResolvedModel, ModelError> {
     let missing: Vec<&str> = REQUIRED_FILES
         .iter()
         .copied()
         .filter(|f| !dir.join(f).is_file())
         .collect();
     if !missing.is_empty() {
-        return Err(EmbedError::bad_model_dir(
+        return Err(ModelError::bad_dir(
             dir,
             format!("missing {}", missing.join(", ")),
         ));

@@ -1,5 +1,5 @@
-//! Benchmarks anyone can run: how cross-language the themes are on a gold
-//! set of translated paragraphs, and how fast the embedder runs.
+//! The measurements behind the benchmarks: scores of a clustering against
+//! gold translations, noise trials, the sentence corpus, peak memory.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -13,14 +13,17 @@ use crate::cluster::{self, ClusterOptions, Debias, KChoice};
 /// One row of a benchmark's gold.csv.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct GoldParagraph {
+    /// The paragraph.
     pub text: String,
     /// The gold theme.
     pub chapter: String,
+    /// Its language (ISO 639-1).
     pub lang: String,
     /// Paragraphs with the same group are translations of each other.
     pub group: String,
 }
 
+/// Reads a gold.csv (columns file, text, chapter, lang, group).
 pub fn read_gold(path: &Path) -> anyhow::Result<Vec<GoldParagraph>> {
     let mut reader = csv::Reader::from_path(path)
         .map_err(|e| anyhow::anyhow!("--gold {}: {e}", path.display()))?;
@@ -37,11 +40,13 @@ pub fn read_gold(path: &Path) -> anyhow::Result<Vec<GoldParagraph>> {
 pub struct Scores {
     /// Share of same-group pairs placed in the same theme (chance = 1/k).
     pub agreement: f64,
+    /// Normalized mutual information with the gold themes (1 is perfect).
     pub nmi_gold: f64,
     /// 0 when themes ignore language.
     pub nmi_language: f64,
 }
 
+/// Scores a labelling of the gold paragraphs.
 pub fn score(gold: &[GoldParagraph], labels: &[usize]) -> Scores {
     let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, g) in gold.iter().enumerate() {
@@ -132,9 +137,13 @@ pub fn imbalanced_subset(gold: &[GoldParagraph], fraction: f64, seed: u64) -> Ve
 /// One line of the cross-language benchmark's table.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ThemeBenchRow {
+    /// The whole set, or which imbalanced variant.
     pub variant: String,
+    /// The debiasing method.
     pub debias: Debias,
+    /// Paragraphs clustered (mean over draws).
     pub paragraphs: usize,
+    /// Mean scores over draws.
     pub scores: Scores,
 }
 
@@ -227,7 +236,7 @@ pub struct StabilityRow {
 /// the embedder returns them.
 pub fn theme_stability(
     embeddings: &Array2<f32>,
-    languages: &[String],
+    languages: &[&str],
     options: &ClusterOptions,
     noise_levels: &[f64],
     trials: usize,
@@ -372,7 +381,7 @@ mod tests {
         for i in 0..30 {
             vectors[[i, i % 3]] = 1.0;
             vectors[[i, 3 + i % 5]] = 0.05;
-            languages.push(if i % 2 == 0 { "en" } else { "pl" }.to_string());
+            languages.push(if i % 2 == 0 { "en" } else { "pl" });
         }
         for mut row in vectors.rows_mut() {
             let norm = row.dot(&row).sqrt();

@@ -1,0 +1,251 @@
+//! Benchmarks anyone can run, as subcommands of the binary: embedding speed
+//! beside the CPU's peak, how cross-language the themes are on a gold set of
+//! translations, how much numeric noise the themes tolerate, and what a
+//! refresh costs next to a full run. Each prints its figures as a table.
+
+mod measure;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use ndarray::Array2;
+
+use crate::cluster::{ClusterOptions, KChoice};
+use crate::embed::{EmbedStats, Embedder};
+use crate::ingest::{self, Corpus};
+use crate::job::ModelConfig;
+use crate::language;
+use crate::output;
+use crate::progress::Progress;
+
+pub use measure::{read_gold, theme_benchmark, GoldParagraph, Scores, ThemeBenchRow};
+
+fn embed_all(
+    progress: Progress,
+    embedder: &Embedder,
+    texts: &[&str],
+) -> anyhow::Result<(Array2<f32>, EmbedStats)> {
+    let bar = progress.bar(texts.len(), "embedding");
+    Ok(embedder.embed(texts, &|done| bar.step(done))?)
+}
+
+fn texts(corpus: &Corpus) -> Vec<&str> {
+    corpus.paragraphs.iter().map(|p| p.text.as_str()).collect()
+}
+
+/// `bench-embed`: paragraphs, tokens, seconds, tokens/s, peak memory,
+/// device, and the arithmetic rate beside the CPU's peak. With `dump`, also
+/// writes the exact model inputs, one JSON string per line.
+pub fn embed_speed(
+    model: &ModelConfig,
+    progress: Progress,
+    inputs: &[PathBuf],
+    dump: Option<&Path>,
+) -> anyhow::Result<()> {
+    let corpus = ingest::read_corpus(inputs)?;
+    let texts = texts(&corpus);
+    let embedder = model.load()?;
+    if let Some(path) = dump {
+        let lines: Vec<String> = texts
+            .iter()
+            .map(|t| serde_json::to_string(&embedder.model_input(t)))
+            .collect::<Result<_, _>>()?;
+        std::fs::write(path, lines.join("\n") + "\n")
+            .with_context(|| format!("--dump-inputs {}", path.display()))?;
+    }
+    let threads = rayon::current_num_threads();
+    let started = Instant::now();
+    let (_, stats) = embed_all(progress, &embedder, &texts)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let peak = measure::peak_memory_bytes().map_or("unknown".to_string(), |b| {
+        format!("{:.0} MiB", b as f64 / 1048576.0)
+    });
+    println!("model        {}", embedder.model().name);
+    println!(
+        "device       {} ({threads} threads, batch size {}, {})",
+        embedder.device(),
+        model.options.batch_size,
+        embedder.precision()
+    );
+    println!("paragraphs   {}", stats.texts);
+    println!(
+        "tokens       {} ({} with padding)",
+        stats.tokens, stats.padded_tokens
+    );
+    println!("seconds      {seconds:.2}");
+    println!("tokens/s     {:.0}", stats.tokens as f64 / seconds);
+    println!("paragraphs/s {:.1}", stats.texts as f64 / seconds);
+    println!("peak memory  {peak}");
+    println!(
+        "arithmetic   {:.0} GFLOP/s (the encoder's matrix products, padding excluded)",
+        stats.flops as f64 / seconds / 1e9
+    );
+    if embedder.device() == "cpu" {
+        match crate::embed::peak_gflops(embedder.precision()) {
+            Some((gflops, instruction)) => println!(
+                "cpu peak     {gflops:.0} GFLOP/s ({instruction} alone on {threads} threads)"
+            ),
+            None => println!("cpu peak     not measured (no vector multiply-add we use)"),
+        }
+    }
+    Ok(())
+}
+
+/// Settings of `bench-stability`.
+pub struct StabilityArgs {
+    /// Article files or folders.
+    pub inputs: Vec<PathBuf>,
+    /// Noise sizes, as the mean 1 − cosine to the original vectors.
+    pub noise: Vec<f64>,
+    /// Trials per noise size.
+    pub trials: usize,
+    /// Number of themes, or auto.
+    pub k: KChoice,
+    /// Seed for k-means and for the noise.
+    pub seed: u64,
+}
+
+/// `bench-stability`: adds noise of each size to the vectors, clusters
+/// again, and counts the paragraphs that change theme.
+pub fn stability(
+    model: &ModelConfig,
+    progress: Progress,
+    args: &StabilityArgs,
+) -> anyhow::Result<()> {
+    let mut corpus = ingest::read_corpus(&args.inputs)?;
+    language::identify(&mut corpus.paragraphs);
+    let languages: Vec<&str> = corpus
+        .paragraphs
+        .iter()
+        .map(|p| p.language.as_str())
+        .collect();
+    let embedder = model.load()?;
+    let (embeddings, _) = embed_all(progress, &embedder, &texts(&corpus))?;
+    let options = ClusterOptions {
+        k: args.k,
+        seed: args.seed,
+        ..ClusterOptions::default()
+    };
+    let (base_k, rows) = {
+        let _spinner = progress.spinner("clustering");
+        measure::theme_stability(&embeddings, &languages, &options, &args.noise, args.trials)?
+    };
+    println!(
+        "{} paragraphs, {base_k} themes, {} vectors, {} trials per noise size",
+        languages.len(),
+        embedder.precision(),
+        args.trials
+    );
+    println!("| noise (mean 1 − cosine) | seen | trials that changed themes | k changed | most paragraphs moved |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {:.1e} | {:.1e} | {} / {} | {} | {} |",
+            r.noise, r.seen, r.changed, r.trials, r.k_changed, r.most_moved
+        );
+    }
+    Ok(())
+}
+
+/// `bench-themes`: translation-pair agreement, NMI with the gold theme and
+/// NMI with language, per debiasing method, on the gold set and on
+/// imbalanced variants keeping each fraction in `keep` of the chapters.
+pub fn themes(
+    model: &ModelConfig,
+    progress: Progress,
+    gold_path: &Path,
+    k: usize,
+    keep: &[f64],
+    draws: u64,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let gold = measure::read_gold(gold_path)?;
+    let texts: Vec<&str> = gold.iter().map(|g| g.text.as_str()).collect();
+    let embedder = model.load()?;
+    let (embeddings, _) =
+        embed_all(progress, &embedder, &texts).context("embedding the gold paragraphs")?;
+    let rows = measure::theme_benchmark(&gold, &embeddings, k, keep, draws, seed)?;
+    println!("{} paragraphs, k = {k}, seed {seed}", gold.len());
+    println!(
+        "| variant | debias | paragraphs | agreement | NMI(theme, gold) | NMI(theme, language) |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for row in rows {
+        println!(
+            "| {} | {:?} | {} | {:.3} | {:.3} | {:.3} |",
+            row.variant,
+            row.debias,
+            row.paragraphs,
+            row.scores.agreement,
+            row.scores.nmi_gold,
+            row.scores.nmi_language
+        );
+    }
+    Ok(())
+}
+
+/// Runs this very binary as a scheduler would and times it.
+fn timed_run(
+    model: &ModelConfig,
+    input: &Path,
+    output: &Path,
+) -> anyhow::Result<(f64, serde_json::Value)> {
+    let started = Instant::now();
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .arg("--model")
+        .arg(&model.spec)
+        .arg("--models-dir")
+        .arg(&model.models_dir)
+        .arg("--quiet")
+        .status()?;
+    anyhow::ensure!(status.success(), "the timed run failed ({status})");
+    let seconds = started.elapsed().as_secs_f64();
+    let run = serde_json::from_str(&std::fs::read_to_string(output.join(output::RUN_JSON))?)?;
+    Ok((seconds, run))
+}
+
+/// `bench-refresh`: a refresh that adds `article` to a corpus of thousands
+/// of cached paragraphs (the gold set's sentences), next to a full run.
+pub fn refresh(model: &ModelConfig, gold_path: &Path, article: &Path) -> anyhow::Result<()> {
+    let gold = measure::read_gold(gold_path)?;
+    anyhow::ensure!(
+        article.is_file(),
+        "--article {}: no such file",
+        article.display()
+    );
+    let work = tempfile::tempdir()?;
+    let corpus = work.path().join("corpus");
+    std::fs::create_dir(&corpus)?;
+    measure::write_sentence_corpus(&gold, &corpus)?;
+
+    let full_out = work.path().join("full");
+    let (full_seconds, full) = timed_run(model, &corpus, &full_out)?;
+    let paragraphs = &full["counts"]["paragraphs"];
+    println!(
+        "full run     {paragraphs} paragraphs, {} embedded: {full_seconds:.1} s",
+        full["embedding"]["embedded"]
+    );
+
+    let name = article
+        .file_name()
+        .ok_or_else(|| anyhow::anyhow!("--article has no file name"))?;
+    std::fs::copy(article, corpus.join(name))?;
+    let (refresh_seconds, refreshed) = timed_run(model, &corpus, &full_out)?;
+    println!(
+        "refresh      {} paragraphs, {} embedded, {} from the cache: {refresh_seconds:.1} s",
+        refreshed["counts"]["paragraphs"],
+        refreshed["embedding"]["embedded"],
+        refreshed["embedding"]["reused_from_cache"]
+    );
+    println!(
+        "ratio        the refresh takes {:.1}% of the full run",
+        100.0 * refresh_seconds / full_seconds
+    );
+    println!("refresh stages (s): {}", refreshed["timings_seconds"]);
+    Ok(())
+}

@@ -1,0 +1,289 @@
+//! The job: runs the stages in order on one configuration, from the article
+//! files to the report files.
+//!
+//! ingest → language → embed (through the cache) → cluster → describe →
+//! theme ids → output. Refresh touches the job at two points: the cached
+//! embedding before clustering and the stable theme ids after describing;
+//! the first sightings it records once the report files are in place.
+
+use std::path::PathBuf;
+
+use ndarray::Array2;
+
+use crate::cluster::{self, ClusterError, ClusterOptions, Clustering, Debias, KChoice};
+use crate::describe;
+use crate::embed::{DeviceChoice, EmbedOptions, EmbedStats, Embedder};
+use crate::ingest::{self, Corpus};
+use crate::language;
+use crate::model::ModelStore;
+use crate::output;
+use crate::progress::Progress;
+use crate::refresh::{self, cache::EmbeddingCache, Identified, Previous, HISTORY_FILE};
+use crate::run_record::{
+    Counts, EmbeddingRecord, ModelRecord, RefreshRecord, RunRecord, Stopwatch,
+};
+
+/// Everything one run of the job needs to know, settled from the flags.
+#[derive(Debug, Clone)]
+pub struct JobConfig {
+    /// Article files or folders.
+    pub inputs: Vec<PathBuf>,
+    /// Folder of the report files.
+    pub output: PathBuf,
+    /// The embedding cache.
+    pub cache: PathBuf,
+    /// How many themes.
+    pub k: KChoice,
+    /// k-means seed.
+    pub seed: u64,
+    /// How the language signal is removed.
+    pub debias: Debias,
+    /// Also write embeddings.npy.
+    pub save_embeddings: bool,
+    /// Ignore the previous runs' themes.
+    pub rebuild: bool,
+    /// Which model, and how it runs.
+    pub model: ModelConfig,
+    /// Whether progress bars are drawn.
+    pub progress: Progress,
+}
+
+/// Which model to load and how to run it.
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    /// Hugging Face repo id or local model directory.
+    pub spec: String,
+    /// The model store.
+    pub models_dir: PathBuf,
+    /// Where the model runs.
+    pub device: DeviceChoice,
+    /// Batch size, precision and engine.
+    pub options: EmbedOptions,
+}
+
+impl ModelConfig {
+    /// Finds the model (fetching it if need be) and loads it.
+    pub fn load(&self) -> anyhow::Result<Embedder> {
+        let model = ModelStore::new(&self.models_dir).resolve(&self.spec)?;
+        Ok(Embedder::load(model, self.device, self.options.clone())?)
+    }
+}
+
+/// The vectors of a corpus and what it took to get them.
+struct Embedded {
+    vectors: Array2<f32>,
+    stats: EmbedStats,
+    reused: usize,
+}
+
+/// Runs the whole job once; the report files are all replaced, or none.
+pub fn run(config: &JobConfig) -> anyhow::Result<()> {
+    let mut clock = Stopwatch::start();
+    let today = clock.today();
+    output::prepare_dir(&config.output)?;
+    let _lock = refresh::lock::acquire(&config.output)?;
+    let mut cache = EmbeddingCache::open(&config.cache)?;
+
+    let mut corpus = read(config)?;
+    clock.lap("ingest");
+    language::identify(&mut corpus.paragraphs);
+    clock.lap("language");
+    let embedder = config.model.load()?;
+    clock.lap("model_load");
+    let previous = Previous::load(&config.output, &embedder.identity(), config.rebuild);
+    let embedded = embed(config, &embedder, &mut cache, &mut corpus, &today)?;
+    clock.lap("embed");
+    let clustering = cluster(config, &previous, &embedded, &mut corpus)?;
+    clock.lap("cluster");
+    let themes = describe::describe(&corpus.paragraphs, &clustering);
+    clock.lap("describe");
+    let identified = refresh::identify(
+        &previous,
+        &clustering,
+        themes,
+        &mut corpus.paragraphs,
+        &today,
+    );
+
+    let changes = RefreshRecord {
+        rebuild: config.rebuild,
+        previous_themes: previous.theme_count(),
+        new_paragraphs: corpus.paragraphs.iter().filter(|p| p.is_new).count(),
+        themes_retired: identified.retired_now.clone(),
+    };
+    let mut record = record(
+        config,
+        &clock,
+        &corpus,
+        &embedder,
+        &embedded,
+        &clustering,
+        changes,
+    );
+    clock.lap("report");
+    record.timings_seconds = clock.laps();
+    record.seconds = clock.elapsed();
+    write(config, &corpus, &identified, &record, &embedded)?;
+    refresh::remember_sightings(&mut cache, &corpus.paragraphs, &today)?;
+    Ok(())
+}
+
+fn read(config: &JobConfig) -> anyhow::Result<Corpus> {
+    let corpus = ingest::read_corpus(&config.inputs)?;
+    tracing::info!(
+        "read {} files: {} paragraphs, {} pieces left out as junk",
+        corpus.files.len(),
+        corpus.paragraphs.len(),
+        corpus.skipped.values().sum::<usize>()
+    );
+    if let KChoice::Fixed(k) = config.k {
+        // Refused before the model loads and embeds for minutes.
+        if k > corpus.paragraphs.len() {
+            return Err(ClusterError::KTooLarge {
+                k,
+                paragraphs: corpus.paragraphs.len(),
+            }
+            .into());
+        }
+    }
+    Ok(corpus)
+}
+
+fn embed(
+    config: &JobConfig,
+    embedder: &Embedder,
+    cache: &mut EmbeddingCache,
+    corpus: &mut Corpus,
+    today: &str,
+) -> anyhow::Result<Embedded> {
+    let bar = config.progress.bar(corpus.paragraphs.len(), "embedding");
+    let (vectors, stats, reused) =
+        refresh::embed_with_cache(embedder, cache, &mut corpus.paragraphs, today, &|done| {
+            bar.step(done)
+        })?;
+    Ok(Embedded {
+        vectors,
+        stats,
+        reused,
+    })
+}
+
+fn cluster(
+    config: &JobConfig,
+    previous: &Previous,
+    embedded: &Embedded,
+    corpus: &mut Corpus,
+) -> anyhow::Result<Clustering> {
+    let options = previous.cluster_options(
+        ClusterOptions {
+            k: config.k,
+            seed: config.seed,
+            debias: config.debias,
+            ..Default::default()
+        },
+        corpus.paragraphs.len(),
+    );
+    let languages: Vec<&str> = corpus
+        .paragraphs
+        .iter()
+        .map(|p| p.language.as_str())
+        .collect();
+    let clustering = {
+        let _spinner = config.progress.spinner("clustering");
+        cluster::cluster(embedded.vectors.view(), &languages, &options)?
+    };
+    clustering.record_similarities(&mut corpus.paragraphs);
+    tracing::info!(
+        "{} themes ({})",
+        clustering.k(),
+        clustering.selection.method
+    );
+    Ok(clustering)
+}
+
+/// The run record, but for the timings the clock adds at the end.
+fn record(
+    config: &JobConfig,
+    clock: &Stopwatch,
+    corpus: &Corpus,
+    embedder: &Embedder,
+    embedded: &Embedded,
+    clustering: &Clustering,
+    changes: RefreshRecord,
+) -> RunRecord {
+    let mut languages = std::collections::BTreeMap::new();
+    for p in &corpus.paragraphs {
+        *languages.entry(p.language.clone()).or_insert(0usize) += 1;
+    }
+    let model = embedder.model();
+    RunRecord {
+        crossthemes_version: env!("CARGO_PKG_VERSION"),
+        started_at: clock.started_at().to_rfc3339(),
+        inputs: config.inputs.clone(),
+        output: config.output.clone(),
+        cache: config.cache.clone(),
+        model: ModelRecord {
+            name: model.name.clone(),
+            directory: model.dir.clone(),
+            identity: embedder.identity(),
+            provenance: model.provenance.clone(),
+        },
+        device: embedder.device(),
+        precision: embedder.precision(),
+        embedding: EmbeddingRecord {
+            batch_size: config.model.options.batch_size,
+            embedded: embedded.stats.texts,
+            reused_from_cache: embedded.reused,
+            stats: embedded.stats.clone(),
+        },
+        k: clustering.k(),
+        k_selection: clustering.selection.clone(),
+        debias: config.debias,
+        seed: config.seed,
+        refresh: changes,
+        counts: Counts {
+            files: corpus.files.len(),
+            paragraphs: corpus.paragraphs.len(),
+            skipped: corpus.skipped.clone(),
+            languages,
+        },
+        files: corpus.files.clone(),
+        decoded_as: corpus.decoded_as.clone(),
+        timings_seconds: Default::default(),
+        started: clock.started_at(),
+        seconds: 0.0,
+    }
+}
+
+fn write(
+    config: &JobConfig,
+    corpus: &Corpus,
+    identified: &Identified,
+    record: &RunRecord,
+    embedded: &Embedded,
+) -> anyhow::Result<()> {
+    let mut history = serde_json::to_vec(&identified.history)?;
+    history.push(b'\n');
+    let report = output::Report {
+        paragraphs: &corpus.paragraphs,
+        themes: &identified.themes,
+        run: record,
+        embeddings: config.save_embeddings.then_some(&embedded.vectors),
+        kept_files: &[(HISTORY_FILE, history)],
+    };
+    let written = output::write_report(&config.output, &report)?;
+    let cross = identified
+        .themes
+        .iter()
+        .filter(|t| t.theme.languages.iter().filter(|(_, n)| *n >= 2).count() >= 2)
+        .count();
+    tracing::info!(
+        "wrote {} files to {}: {} themes, {} of them with two or more languages; {} new paragraphs",
+        written.len(),
+        config.output.display(),
+        identified.themes.len(),
+        cross,
+        record.refresh.new_paragraphs
+    );
+    Ok(())
+}
