@@ -2,20 +2,22 @@
 //! settings), logging goes to stderr, and errors become exit codes. The work
 //! itself is done by `job` and `bench`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::bench;
 use crate::cluster::{ClusterError, Debias, KChoice};
-use crate::embed::{DeviceChoice, EmbedError, EmbedOptions, Engine, Precision};
+use crate::embed::{DeviceChoice, EmbedError, EmbedOptions, Engine, Precision, DEFAULT_MAX_TOKENS};
 use crate::ingest::IngestError;
 use crate::job::{self, JobConfig, ModelConfig};
 use crate::model::{ModelError, DEFAULT_MODEL};
 use crate::output::OutputError;
 use crate::progress::Progress;
+use crate::refresh::cache::CacheError;
 use crate::refresh::lock::LockError;
+use crate::refresh::RefreshError;
 
 /// The embedding cache's file name in the output folder.
 const CACHE_FILE: &str = "cache.sqlite";
@@ -154,7 +156,12 @@ struct ModelArgs {
     /// Most paragraphs per forward pass.
     #[arg(long, global = true, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
     batch_size: u32,
-    /// Worker threads (default: all cores).
+    /// Tokens of one paragraph the model reads at most; a longer paragraph
+    /// is embedded from its start, with a warning naming it.
+    #[arg(long, global = true, default_value_t = DEFAULT_MAX_TOKENS as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    max_paragraph_tokens: u32,
+    /// Worker threads (default: all cores; more than the cores is slower,
+    /// so a larger number is lowered to them).
     #[arg(long, global = true, value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
 }
@@ -173,7 +180,12 @@ struct LogArgs {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     init_logging(&cli.log);
-    if let Some(threads) = cli.model.threads {
+    if let Some(asked) = cli.model.threads {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+        let threads = asked.min(cores);
+        if threads < asked {
+            tracing::warn!("--threads {asked}: this machine has {cores} cores; using {cores}");
+        }
         // candle's matrix kernels size their pools from this variable too.
         std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
         if let Err(e) = rayon::ThreadPoolBuilder::new()
@@ -219,7 +231,8 @@ pub fn main() -> i32 {
     match result {
         Ok(()) => 0,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // A closed or broken stderr must not turn an error into a panic.
+            let _ = writeln!(std::io::stderr(), "error: {error:#}");
             exit_code(&error)
         }
     }
@@ -250,6 +263,7 @@ impl ModelArgs {
             device: self.device,
             options: EmbedOptions {
                 batch_size: self.batch_size as usize,
+                max_tokens: self.max_paragraph_tokens as usize,
                 precision: self.precision,
                 engine: self.engine,
                 ..EmbedOptions::default()
@@ -258,37 +272,44 @@ impl ModelArgs {
     }
 }
 
-/// 3 when another run holds the output folder (a scheduler can retry), 2 for
-/// a usage or input mistake the user can fix, 1 for anything else.
+/// 3 when the output folder or the cache is busy with another run (a
+/// scheduler can retry), 2 for a usage or input mistake the user can fix,
+/// 1 for anything else.
 fn exit_code(error: &anyhow::Error) -> i32 {
-    if matches!(
-        error.downcast_ref::<LockError>(),
-        Some(LockError::Busy { .. })
-    ) {
-        return 3;
-    }
-    let user_mistake = error.downcast_ref::<IngestError>().is_some()
-        || matches!(
+    let cache = |e: &CacheError| match e {
+        CacheError::Busy { .. } => Some(3),
+        CacheError::NotAFile { .. } => Some(2),
+        _ => None,
+    };
+    let code = if let Some(e) = error.downcast_ref::<LockError>() {
+        match e {
+            LockError::Busy { .. } => Some(3),
+            LockError::NotAFile { .. } => Some(2),
+            LockError::Io { .. } => None,
+        }
+    } else if let Some(e) = error.downcast_ref::<CacheError>() {
+        cache(e)
+    } else if let Some(RefreshError::Cache(e)) = error.downcast_ref::<RefreshError>() {
+        cache(e)
+    } else if error.downcast_ref::<IngestError>().is_some() {
+        Some(2)
+    } else {
+        let usage = matches!(
             error.downcast_ref::<OutputError>(),
             Some(OutputError::Unwritable { .. })
-        )
-        || matches!(
+        ) || matches!(
             error.downcast_ref::<ClusterError>(),
             Some(ClusterError::KTooLarge { .. })
-        )
-        || matches!(
+        ) || matches!(
             error.downcast_ref::<EmbedError>(),
             Some(EmbedError::Model(ModelError::BadDir { .. }) | EmbedError::Device(_))
-        )
-        || matches!(
+        ) || matches!(
             error.downcast_ref::<ModelError>(),
             Some(ModelError::BadDir { .. })
         );
-    if user_mistake {
-        2
-    } else {
-        1
-    }
+        usage.then_some(2)
+    };
+    code.unwrap_or(1)
 }
 
 fn init_logging(log: &LogArgs) {
@@ -308,6 +329,8 @@ fn init_logging(log: &LogArgs) {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .without_time()
+        // Its own report of a failed write would panic on a broken stderr.
+        .log_internal_errors(false)
         .init();
 }
 

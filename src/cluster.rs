@@ -472,6 +472,7 @@ fn finish(
     debias: Debias,
     selection: KSelection,
 ) -> Clustering {
+    let labels = fill_empty_themes(data, labels, selection.k);
     let k = labels.iter().max().map_or(1, |m| m + 1);
     let mut sizes: Vec<(usize, usize, usize)> = (0..k)
         .map(|c| {
@@ -516,10 +517,51 @@ fn finish(
     }
 }
 
+/// k-means can leave a theme empty (the joint fit moves the points under
+/// it); as scikit-learn does, each empty theme takes the paragraph farthest
+/// from its own theme's mean, from a theme that keeps at least one.
+fn fill_empty_themes(data: &Array2<f64>, mut labels: Vec<usize>, k: usize) -> Vec<usize> {
+    loop {
+        let mut sizes = vec![0usize; k.max(1)];
+        for &l in &labels {
+            if l < sizes.len() {
+                sizes[l] += 1;
+            }
+        }
+        let Some(empty) = sizes.iter().position(|&s| s == 0) else {
+            return labels;
+        };
+        let means = centroid_of(data, &labels, sizes.len());
+        let distance = |i: usize| {
+            let d = &data.row(i) - &means.row(labels[i]);
+            d.dot(&d)
+        };
+        let farthest = (0..labels.len())
+            .filter(|&i| sizes[labels[i]] >= 2)
+            .max_by(|&a, &b| distance(a).total_cmp(&distance(b)).then(b.cmp(&a)));
+        let Some(i) = farthest else {
+            return labels;
+        };
+        labels[i] = empty;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn an_empty_theme_takes_the_farthest_paragraph() {
+        let data = array![[0.0, 0.0], [0.1, 0.0], [5.0, 0.0], [9.0, 9.0]];
+        // Theme 2 came out empty; the point at (9, 9) is farthest from its mean.
+        let labels = fill_empty_themes(&data, vec![0, 0, 1, 0], 3);
+        assert_eq!(labels, vec![0, 0, 1, 2]);
+        assert_eq!(
+            fill_empty_themes(&data, vec![0, 1, 2, 3], 4),
+            vec![0, 1, 2, 3]
+        );
+    }
 
     /// Two themes × two languages; the language shift is larger than the
     /// theme difference, as with real multilingual vectors.

@@ -11,6 +11,9 @@ use serde::Serialize;
 const EXTENSIONS: [&str; 5] = ["txt", "md", "markdown", "html", "htm"];
 /// Shortest paragraph kept, in Latin-letter equivalents (see [`weighted_length`]).
 pub const MIN_PARAGRAPH_WEIGHT: usize = 40;
+/// Deepest element nesting parsed as HTML. No real page comes near it, and
+/// the HTML parser's scope checks grow with the depth (quadratic time).
+const MAX_HTML_DEPTH: usize = 512;
 /// Units shorter than this can be headings or navigation.
 const SHORT_UNIT_WEIGHT: usize = 100;
 
@@ -20,10 +23,10 @@ pub enum IngestError {
     MissingInput(PathBuf),
     #[error("--input {path}: found no .txt, .md or .html files")]
     NoFiles { path: PathBuf },
-    #[error("{path}: cannot read the file: {source}")]
+    #[error("{path}: cannot read the file: {error}")]
     Unreadable {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: {reason}; save it as UTF-8 and run again")]
     Undecodable { path: PathBuf, reason: String },
@@ -91,6 +94,8 @@ pub enum SkipReason {
     Navigation,
     /// The same text seen before in the inputs.
     Duplicate,
+    /// A file with no text at all.
+    EmptyFile,
 }
 
 /// What the inputs hold: the files read, their paragraphs, and what was
@@ -118,12 +123,13 @@ pub fn read_corpus(inputs: &[PathBuf]) -> Result<Corpus, IngestError> {
     for input in inputs {
         sources.extend(find_files(input)?);
     }
+    name_apart(&mut sources);
     let texts: Vec<(String, String, Option<&'static str>)> = sources
         .par_iter()
         .map(|s| {
             let bytes = std::fs::read(&s.path).map_err(|e| IngestError::Unreadable {
                 path: s.path.clone(),
-                source: e,
+                error: e,
             })?;
             let (text, legacy) = decode(&bytes).map_err(|reason| IngestError::Undecodable {
                 path: s.path.clone(),
@@ -136,6 +142,10 @@ pub fn read_corpus(inputs: &[PathBuf]) -> Result<Corpus, IngestError> {
     let mut corpus = Corpus::default();
     let mut seen = HashSet::new();
     for (file, text, legacy) in texts {
+        if text.trim().is_empty() {
+            tracing::warn!("{file}: empty, nothing to read");
+            *corpus.skipped.entry(SkipReason::EmptyFile).or_default() += 1;
+        }
         if let Some(encoding) = legacy {
             tracing::info!("{file}: decoded as {encoding}");
             corpus.decoded_as.insert(file.clone(), encoding.to_string());
@@ -161,6 +171,21 @@ pub fn read_corpus(inputs: &[PathBuf]) -> Result<Corpus, IngestError> {
     Ok(corpus)
 }
 
+/// Where two inputs hold files under the same relative path, those files
+/// are shown with the path of their input before it, so that every row of
+/// the reports says which file it came from.
+fn name_apart(sources: &mut [SourceFile]) {
+    let mut count: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for s in sources.iter() {
+        *count.entry(s.display.clone()).or_default() += 1;
+    }
+    for s in sources.iter_mut() {
+        if count[&s.display] > 1 {
+            s.display = s.path.to_string_lossy().replace('\\', "/");
+        }
+    }
+}
+
 fn find_files(input: &Path) -> Result<Vec<SourceFile>, IngestError> {
     if input.is_file() {
         let display = input.file_name().map_or_else(
@@ -179,7 +204,7 @@ fn find_files(input: &Path) -> Result<Vec<SourceFile>, IngestError> {
     for entry in walkdir::WalkDir::new(input).sort_by_file_name() {
         let entry = entry.map_err(|e| IngestError::Unreadable {
             path: e.path().unwrap_or(input).to_path_buf(),
-            source: e
+            error: e
                 .into_io_error()
                 .unwrap_or_else(|| std::io::Error::other("cannot walk the folder")),
         })?;
@@ -204,36 +229,95 @@ fn find_files(input: &Path) -> Result<Vec<SourceFile>, IngestError> {
     Ok(files)
 }
 
-/// Decodes bytes to text: a BOM decides when present, then strict UTF-8,
-/// then the most likely legacy encoding. Never returns replacement garbage.
+/// Decodes bytes to text: a BOM decides when present, then UTF-16 told by
+/// its zero bytes, then strict UTF-8, then the most likely legacy encoding.
+/// The decoded text is judged too: one with NUL bytes or many control
+/// characters is binary, whatever encoding made it readable. Never returns
+/// replacement garbage; stray control characters become spaces.
 fn decode(bytes: &[u8]) -> Result<(String, Option<&'static str>), String> {
-    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
-        return encoding
+    let (text, legacy) = if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        let text = encoding
             .decode_without_bom_handling_and_without_replacement(&bytes[bom_len..])
-            .map(|t| (t.into_owned(), None))
             .ok_or_else(|| {
                 format!(
                     "is not valid {} although it starts with that byte-order mark",
                     encoding.name()
                 )
-            });
-    }
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        if text.contains('\0') {
-            return Err("looks like a binary file (it holds NUL bytes), not text".into());
-        }
-        return Ok((text.to_string(), None));
-    }
-    if bytes.contains(&0) {
+            })?;
+        (text.into_owned(), None)
+    } else if let Some(encoding) = utf16_without_bom(bytes) {
+        let text = encoding
+            .decode_without_bom_handling_and_without_replacement(bytes)
+            .ok_or_else(|| format!("looks like {} but is not valid", encoding.name()))?;
+        (text.into_owned(), Some(encoding.name()))
+    } else if let Ok(text) = std::str::from_utf8(bytes) {
+        (text.to_string(), None)
+    } else {
+        let mut detector = chardetng::EncodingDetector::new();
+        detector.feed(bytes, true);
+        let encoding = detector.guess(None, true);
+        let text = encoding
+            .decode_without_bom_handling_and_without_replacement(bytes)
+            .ok_or_else(|| format!("is neither UTF-8 nor valid {}", encoding.name()))?;
+        (text.into_owned(), Some(encoding.name()))
+    };
+    Ok((text_not_binary(text)?, legacy))
+}
+
+/// Most characters a text may spend on control characters (other than
+/// line breaks, tabs and form feeds) before it counts as binary.
+const MAX_CONTROL_SHARE: f64 = 0.01;
+
+fn is_stray_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\x0c')
+}
+
+/// `text` with stray control characters as spaces, or why it is binary.
+fn text_not_binary(text: String) -> Result<String, String> {
+    if text.contains('\0') {
         return Err("looks like a binary file (it holds NUL bytes), not text".into());
     }
-    let mut detector = chardetng::EncodingDetector::new();
-    detector.feed(bytes, true);
-    let encoding = detector.guess(None, true);
-    encoding
-        .decode_without_bom_handling_and_without_replacement(bytes)
-        .map(|t| (t.into_owned(), Some(encoding.name())))
-        .ok_or_else(|| format!("is neither UTF-8 nor valid {}", encoding.name()))
+    let controls = text.chars().filter(|&c| is_stray_control(c)).count();
+    if controls == 0 {
+        return Ok(text);
+    }
+    let share = controls as f64 / text.chars().count() as f64;
+    if share > MAX_CONTROL_SHARE {
+        return Err(format!(
+            "looks like a binary file ({:.0} % control characters), not text",
+            share * 100.0
+        ));
+    }
+    Ok(text.replace(is_stray_control, " "))
+}
+
+/// UTF-16 without a byte-order mark, told by its zero bytes: text in a
+/// Latin script puts a zero in every other byte, on the side the byte order
+/// says.
+fn utf16_without_bom(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let sample = &bytes[..bytes.len().min(4096) & !1];
+    let pairs = sample.len() / 2;
+    if pairs < 2 {
+        return None;
+    }
+    let zeros = |offset: usize| {
+        sample
+            .iter()
+            .skip(offset)
+            .step_by(2)
+            .filter(|&&b| b == 0)
+            .count()
+    };
+    let (even, odd) = (zeros(0), zeros(1));
+    let mostly = |n: usize| n * 10 >= pairs * 6;
+    let rarely = |n: usize| n * 10 <= pairs;
+    if mostly(odd) && rarely(even) {
+        Some(encoding_rs::UTF_16LE)
+    } else if mostly(even) && rarely(odd) {
+        Some(encoding_rs::UTF_16BE)
+    } else {
+        None
+    }
 }
 
 /// The readable text of a file: markup removed for HTML and Markdown.
@@ -244,6 +328,13 @@ fn plain_text(path: &Path, text: &str) -> String {
         .unwrap_or("")
         .to_ascii_lowercase();
     match ext.as_str() {
+        "html" | "htm" if html_depth(text) > MAX_HTML_DEPTH => {
+            tracing::warn!(
+                "{}: HTML nested more than {MAX_HTML_DEPTH} elements deep; its tags are stripped instead of parsed",
+                path.display()
+            );
+            stripped_html_text(text)
+        }
         "html" | "htm" => html_text(text),
         "md" | "markdown" => markdown_text(text),
         _ => text.to_string(),
@@ -251,6 +342,7 @@ fn plain_text(path: &Path, text: &str) -> String {
 }
 
 fn html_text(html: &str) -> String {
+    use ego_tree::iter::Edge;
     use scraper::node::Node;
     const SKIP: [&str; 9] = [
         "script", "style", "noscript", "template", "svg", "head", "iframe", "object", "canvas",
@@ -287,39 +379,67 @@ fn html_text(html: &str) -> String {
         "hr",
         "title",
     ];
-    fn walk(node: ego_tree::NodeRef<'_, Node>, out: &mut String) {
-        match node.value() {
-            Node::Text(text) => out.push_str(&text.replace(['\n', '\r', '\t'], " ")),
-            Node::Element(element) => {
-                let name = element.name();
-                if SKIP.contains(&name) {
-                    return;
-                }
-                let block = BLOCK.contains(&name);
-                if name == "br" {
-                    out.push('\n');
-                }
-                if block {
-                    out.push_str("\n\n");
-                }
-                for child in node.children() {
-                    walk(child, out);
-                }
-                if block {
-                    out.push_str("\n\n");
-                }
-            }
-            _ => {
-                for child in node.children() {
-                    walk(child, out);
-                }
-            }
-        }
-    }
     let document = scraper::Html::parse_document(html);
     let mut out = String::new();
-    walk(document.tree.root(), &mut out);
+    // Iterative: a document nested thousands of elements deep must not
+    // exhaust the stack.
+    let mut skipping = 0usize;
+    for edge in document.tree.root().traverse() {
+        match edge {
+            Edge::Open(node) => match node.value() {
+                Node::Element(e) if SKIP.contains(&e.name()) => skipping += 1,
+                _ if skipping > 0 => {}
+                Node::Text(text) => out.push_str(&text.replace(['\n', '\r', '\t'], " ")),
+                Node::Element(e) if e.name() == "br" => out.push('\n'),
+                Node::Element(e) if BLOCK.contains(&e.name()) => out.push_str("\n\n"),
+                _ => {}
+            },
+            Edge::Close(node) => match node.value() {
+                Node::Element(e) if SKIP.contains(&e.name()) => skipping -= 1,
+                Node::Element(e) if skipping == 0 && BLOCK.contains(&e.name()) => {
+                    out.push_str("\n\n")
+                }
+                _ => {}
+            },
+        }
+    }
     out
+}
+
+/// How deeply the elements of `html` nest, counted from its tags alone
+/// (void elements and those whose end tag may be left out do not count).
+fn html_depth(html: &str) -> usize {
+    const NEUTRAL: [&str; 22] = [
+        "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+        "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option",
+    ];
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for tag in html.split('<').skip(1) {
+        let closing = tag.starts_with('/');
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let self_closing = tag.split('>').next().is_some_and(|t| t.ends_with('/'));
+        if name.is_empty() || self_closing || NEUTRAL.contains(&name.as_str()) {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else {
+            depth += 1;
+            deepest = deepest.max(depth);
+        }
+    }
+    deepest
+}
+
+/// The text of HTML too deeply nested to parse: tags become breaks.
+fn stripped_html_text(html: &str) -> String {
+    let tag = regex::Regex::new(r"<[^>]*>").expect("valid regex");
+    tag.replace_all(html, "\n").into_owned()
 }
 
 fn markdown_text(md: &str) -> String {
@@ -485,6 +605,42 @@ fn split_paragraphs(text: &str, skipped: &mut BTreeMap<SkipReason, usize>) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_html_is_walked_without_recursion_and_too_deep_html_stripped() {
+        let nested = format!(
+            "{}<p>inside everything</p>{}",
+            "<span>".repeat(5000),
+            "</span>".repeat(5000)
+        );
+        assert!(html_text(&nested).contains("inside everything"));
+        assert_eq!(html_depth("<div><p>a<p>b<br><img/></div><div></div>"), 1);
+        assert_eq!(html_depth(&"<div>".repeat(600)), 600);
+        let text = plain_text(Path::new("deep.html"), &"<div>x".repeat(600));
+        assert!(text.contains('x') && !text.contains('<'));
+    }
+
+    #[test]
+    fn binary_is_told_by_its_control_characters_and_utf16_by_its_zeros() {
+        let controls: Vec<u8> = (0..400u32).map(|i| (i % 31) as u8 + 1).collect();
+        let err = decode(&controls).unwrap_err();
+        assert!(err.contains("control characters"), "{err}");
+        let (text, _) = decode(b"a stray \x07 bell in text that is otherwise ordinary prose, long enough to count as text, which is what a paragraph is.").unwrap();
+        assert!(!text.contains('\x07'));
+        let le: Vec<u8> = "Plain words in UTF-16."
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        assert_eq!(
+            decode(&le).unwrap(),
+            ("Plain words in UTF-16.".into(), Some("UTF-16LE"))
+        );
+        let be: Vec<u8> = "Plain words in UTF-16."
+            .encode_utf16()
+            .flat_map(|u| u.to_be_bytes())
+            .collect();
+        assert_eq!(decode(&be).unwrap().1, Some("UTF-16BE"));
+    }
 
     fn split(text: &str) -> (Vec<String>, BTreeMap<SkipReason, usize>) {
         let mut skipped = BTreeMap::new();

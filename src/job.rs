@@ -18,7 +18,7 @@ use crate::language;
 use crate::model::ModelStore;
 use crate::output;
 use crate::progress::Progress;
-use crate::refresh::{self, cache::EmbeddingCache, Identified, Previous, HISTORY_FILE};
+use crate::refresh::{self, cache::EmbeddingCache, Identified, Previous};
 use crate::run_record::{
     Counts, EmbeddingRecord, ModelRecord, RefreshRecord, RunRecord, Stopwatch,
 };
@@ -82,6 +82,7 @@ pub fn run(config: &JobConfig) -> anyhow::Result<()> {
     let today = clock.today();
     output::prepare_dir(&config.output)?;
     let _lock = refresh::lock::acquire(&config.output)?;
+    output::recover(&config.output)?;
     let mut cache = EmbeddingCache::open(&config.cache)?;
 
     let mut corpus = read(config)?;
@@ -91,15 +92,32 @@ pub fn run(config: &JobConfig) -> anyhow::Result<()> {
     let embedder = config.model.load()?;
     clock.lap("model_load");
     let previous = Previous::load(&config.output, &embedder.identity(), config.rebuild);
-    let embedded = embed(config, &embedder, &mut cache, &mut corpus, &today)?;
+    let embedded = embed(
+        config,
+        &embedder,
+        &mut cache,
+        &previous,
+        &mut corpus,
+        &today,
+    )?;
     clock.lap("embed");
-    let clustering = cluster(config, &previous, &embedded, &mut corpus)?;
+    let options = previous.cluster_options(
+        ClusterOptions {
+            k: config.k,
+            seed: config.seed,
+            debias: config.debias,
+            ..Default::default()
+        },
+        corpus.paragraphs.len(),
+    );
+    let clustering = cluster(config, &options, &embedded, &mut corpus)?;
     clock.lap("cluster");
     let themes = describe::describe(&corpus.paragraphs, &clustering);
     clock.lap("describe");
     let identified = refresh::identify(
         &previous,
         &clustering,
+        options.k,
         themes,
         &mut corpus.paragraphs,
         &today,
@@ -110,6 +128,7 @@ pub fn run(config: &JobConfig) -> anyhow::Result<()> {
         previous_themes: previous.theme_count(),
         new_paragraphs: corpus.paragraphs.iter().filter(|p| p.is_new).count(),
         themes_retired: identified.retired_now.clone(),
+        next_theme_id: identified.next_theme_id(),
     };
     let mut record = record(
         config,
@@ -123,7 +142,8 @@ pub fn run(config: &JobConfig) -> anyhow::Result<()> {
     clock.lap("report");
     record.timings_seconds = clock.laps();
     record.seconds = clock.elapsed();
-    write(config, &corpus, &identified, &record, &embedded)?;
+    let history = identified.history_files(&previous)?;
+    write(config, &corpus, &identified, &record, &embedded, &history)?;
     refresh::remember_sightings(&mut cache, &corpus.paragraphs, &today)?;
     Ok(())
 }
@@ -153,14 +173,19 @@ fn embed(
     config: &JobConfig,
     embedder: &Embedder,
     cache: &mut EmbeddingCache,
+    previous: &Previous,
     corpus: &mut Corpus,
     today: &str,
 ) -> anyhow::Result<Embedded> {
     let bar = config.progress.bar(corpus.paragraphs.len(), "embedding");
-    let (vectors, stats, reused) =
-        refresh::embed_with_cache(embedder, cache, &mut corpus.paragraphs, today, &|done| {
-            bar.step(done)
-        })?;
+    let (vectors, stats, reused) = refresh::embed_with_cache(
+        embedder,
+        cache,
+        previous,
+        &mut corpus.paragraphs,
+        today,
+        &|done| bar.step(done),
+    )?;
     Ok(Embedded {
         vectors,
         stats,
@@ -170,19 +195,10 @@ fn embed(
 
 fn cluster(
     config: &JobConfig,
-    previous: &Previous,
+    options: &ClusterOptions,
     embedded: &Embedded,
     corpus: &mut Corpus,
 ) -> anyhow::Result<Clustering> {
-    let options = previous.cluster_options(
-        ClusterOptions {
-            k: config.k,
-            seed: config.seed,
-            debias: config.debias,
-            ..Default::default()
-        },
-        corpus.paragraphs.len(),
-    );
     let languages: Vec<&str> = corpus
         .paragraphs
         .iter()
@@ -190,7 +206,7 @@ fn cluster(
         .collect();
     let clustering = {
         let _spinner = config.progress.spinner("clustering");
-        cluster::cluster(embedded.vectors.view(), &languages, &options)?
+        cluster::cluster(embedded.vectors.view(), &languages, options)?
     };
     clustering.record_similarities(&mut corpus.paragraphs);
     tracing::info!(
@@ -261,15 +277,14 @@ fn write(
     identified: &Identified,
     record: &RunRecord,
     embedded: &Embedded,
+    history: &[(&str, Vec<u8>)],
 ) -> anyhow::Result<()> {
-    let mut history = serde_json::to_vec(&identified.history)?;
-    history.push(b'\n');
     let report = output::Report {
         paragraphs: &corpus.paragraphs,
         themes: &identified.themes,
         run: record,
         embeddings: config.save_embeddings.then_some(&embedded.vectors),
-        kept_files: &[(HISTORY_FILE, history)],
+        kept_files: history,
     };
     let written = output::write_report(&config.output, &report)?;
     let cross = identified

@@ -1,7 +1,9 @@
-//! The `output` stage: the report files. Every file is written to a
-//! temporary file in the output folder and renamed into place only after all
-//! of them are complete, so a failed or killed run leaves the previous
-//! results readable and never half a file.
+//! The `output` stage: the report files, replaced as one set. Every file is
+//! first staged in the output folder; when all are complete and on disk, a
+//! commit file naming them is put in place, and only then are they renamed
+//! over the old ones. A run killed before the commit file leaves the old set
+//! (the next run clears what it staged); one killed after it has decided
+//! for the new set, which the next run completes before anything else.
 //!
 //! CSV is made for spreadsheets: UTF-8 with a BOM (Excel then reads Hebrew
 //! and Chinese correctly on double-click), a header row, RFC 4180 quoting,
@@ -18,8 +20,8 @@ use crate::describe::NamedTheme;
 use crate::ingest::Paragraph;
 use crate::run_record::{RunRecord, RunSummary};
 
-/// Excel's limit on the characters in one cell.
-pub const MAX_CELL_CHARS: usize = 32_767;
+/// Excel's limit on the text in one cell, in UTF-16 units.
+pub const MAX_CELL_UNITS: usize = 32_767;
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 const PARAGRAPHS_CSV: &str = "paragraphs.csv";
@@ -34,20 +36,20 @@ const RUNS_CSV: &str = "runs.csv";
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// The output folder cannot be created or written to.
-    #[error("--output {dir}: cannot write there ({source}); choose a folder you can write to")]
+    #[error("--output {dir}: cannot write there ({error}); choose a folder you can write to")]
     Unwritable {
         /// The folder.
         dir: PathBuf,
         /// What the system said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// One report file could not be written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Write {
         /// The file.
         path: PathBuf,
         /// What the system said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -68,20 +70,25 @@ pub struct Report<'a> {
 
 /// Creates the output folder and proves it is writable, before any long work.
 pub fn prepare_dir(dir: &Path) -> Result<(), OutputError> {
-    let unwritable = |source| OutputError::Unwritable {
+    let unwritable = |error| OutputError::Unwritable {
         dir: dir.to_path_buf(),
-        source,
+        error,
     };
     std::fs::create_dir_all(dir).map_err(unwritable)?;
     new_temp_file(dir).map_err(unwritable)?;
     Ok(())
 }
 
+/// Name prefix of every file a run stages or keeps only for a while.
+const TEMP_PREFIX: &str = ".crossthemes-";
+/// Lists the staged set; its presence means the new set has won.
+const COMMIT_FILE: &str = ".crossthemes-commit";
+
 /// A temporary file that becomes a report file: readable by others, like
 /// any file the user would create (tempfile's default is owner-only).
 fn new_temp_file(dir: &Path) -> std::io::Result<NamedTempFile> {
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".crossthemes-");
+    builder.prefix(TEMP_PREFIX);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -90,23 +97,42 @@ fn new_temp_file(dir: &Path) -> std::io::Result<NamedTempFile> {
     builder.tempfile_in(dir)
 }
 
-/// Writes all report files into `dir`; returns the paths written.
-pub fn write_report(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, OutputError> {
-    let mut staged: Vec<(NamedTempFile, PathBuf)> = Vec::new();
-    let mut stage = |name: &str, write: &dyn Fn(&mut dyn Write) -> std::io::Result<()>| {
-        let target = dir.join(name);
-        let fail = |source| OutputError::Write {
-            path: target.clone(),
-            source,
-        };
-        let mut file = new_temp_file(dir).map_err(fail)?;
-        {
-            let mut buffered = std::io::BufWriter::new(file.as_file_mut());
-            write(&mut buffered).map_err(fail)?;
-            buffered.flush().map_err(fail)?;
-        }
-        file.as_file().sync_all().map_err(fail)?;
-        staged.push((file, target.clone()));
+fn staged_name(name: &str) -> String {
+    format!("{TEMP_PREFIX}staged-{name}")
+}
+
+fn write_error(path: PathBuf) -> impl Fn(std::io::Error) -> OutputError {
+    move |error| OutputError::Write {
+        path: path.clone(),
+        error,
+    }
+}
+
+/// Writes a file completely and durably under `target`'s name.
+fn write_file(
+    dir: &Path,
+    target: &Path,
+    write: &dyn Fn(&mut dyn Write) -> std::io::Result<()>,
+    error_path: &Path,
+) -> Result<(), OutputError> {
+    let fail = write_error(error_path.to_path_buf());
+    let mut file = new_temp_file(dir).map_err(&fail)?;
+    {
+        let mut buffered = std::io::BufWriter::new(file.as_file_mut());
+        write(&mut buffered).map_err(&fail)?;
+        buffered.flush().map_err(&fail)?;
+    }
+    file.as_file().sync_all().map_err(&fail)?;
+    file.persist(target).map_err(|e| fail(e.error))?;
+    Ok(())
+}
+
+/// Writes all report files into `dir` as one set; returns the paths written.
+pub fn write_report<'r>(dir: &Path, report: &Report<'r>) -> Result<Vec<PathBuf>, OutputError> {
+    let mut staged: Vec<&'r str> = Vec::new();
+    let mut stage = |name: &'r str, write: &dyn Fn(&mut dyn Write) -> std::io::Result<()>| {
+        write_file(dir, &dir.join(staged_name(name)), write, &dir.join(name))?;
+        staged.push(name);
         Ok::<(), OutputError>(())
     };
     stage(PARAGRAPHS_CSV, &|w| paragraphs_csv(w, report))?;
@@ -125,29 +151,107 @@ pub fn write_report(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, OutputE
         w.write_all(b"\n")
     })?;
 
+    // Vectors of an earlier run must not stand beside other paragraphs.
+    let removed = report.embeddings.is_none().then_some(EMBEDDINGS_NPY);
+    let entries: Vec<String> = staged
+        .iter()
+        .map(|n| format!("+{n}"))
+        .chain(removed.map(|n| format!("-{n}")))
+        .collect();
+    let entries = entries.join("\n");
+    let commit = dir.join(COMMIT_FILE);
+    write_file(dir, &commit, &|w| w.write_all(entries.as_bytes()), &commit)?;
+    sync_dir(dir);
+    apply(dir, &entries)
+}
+
+/// Carries out a commit file's entries: `+name` moves the staged file into
+/// place (where it is still staged), `-name` removes the file.
+fn apply(dir: &Path, entries: &str) -> Result<Vec<PathBuf>, OutputError> {
     let mut written = Vec::new();
-    for (file, target) in staged {
-        file.persist(&target).map_err(|e| OutputError::Write {
-            path: target.clone(),
-            source: e.error,
-        })?;
-        written.push(target);
+    for entry in entries.lines() {
+        let (action, name) = entry.split_at(entry.len().min(1));
+        // Only plain names in this folder, whatever the file says.
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            continue;
+        }
+        let target = dir.join(name);
+        let result = match action {
+            "+" => {
+                written.push(target.clone());
+                match std::fs::rename(dir.join(staged_name(name)), &target) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && target.exists() => Ok(()),
+                    other => other,
+                }
+            }
+            "-" => match std::fs::remove_file(&target) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            },
+            _ => Ok(()),
+        };
+        result.map_err(write_error(target))?;
     }
+    let commit = dir.join(COMMIT_FILE);
+    std::fs::remove_file(&commit).map_err(write_error(commit))?;
+    sync_dir(dir);
     Ok(written)
 }
 
+/// Makes renames in `dir` durable where the system allows it.
+fn sync_dir(dir: &Path) {
+    if let Ok(handle) = std::fs::File::open(dir) {
+        let _ = handle.sync_all();
+    }
+}
+
+/// Finishes what a killed run left in `dir`: a decided commit is completed;
+/// staged and temporary files of an undecided one are removed.
+pub fn recover(dir: &Path) -> Result<(), OutputError> {
+    let commit = dir.join(COMMIT_FILE);
+    match std::fs::read_to_string(&commit) {
+        Ok(entries) => {
+            tracing::warn!(
+                "{}: completing the report files of a run stopped while it replaced them",
+                dir.display()
+            );
+            apply(dir, &entries)?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(write_error(commit)(e)),
+    }
+    let entries = std::fs::read_dir(dir).map_err(write_error(dir.to_path_buf()))?;
+    for entry in entries.flatten() {
+        let leftover = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
+            && entry.file_type().is_ok_and(|t| t.is_file());
+        if leftover {
+            tracing::debug!("removing {}, left by a stopped run", entry.path().display());
+            std::fs::remove_file(entry.path()).map_err(write_error(entry.path()))?;
+        }
+    }
+    Ok(())
+}
+
 /// A text cell a spreadsheet shows as text: a leading = + - @ tab or CR
-/// would start a formula, so an apostrophe goes first; overlong text is cut.
+/// would start a formula, so an apostrophe goes first; overlong text is cut
+/// at Excel's limit, which counts UTF-16 units (an emoji takes two).
 pub fn text_cell(text: &str) -> String {
     let inert = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
     } else {
         text.to_string()
     };
-    if inert.chars().count() <= MAX_CELL_CHARS {
+    if inert.encode_utf16().count() <= MAX_CELL_UNITS {
         return inert;
     }
-    let mut cut: String = inert.chars().take(MAX_CELL_CHARS - 1).collect();
+    let mut units = 0;
+    let mut cut: String = inert
+        .chars()
+        .take_while(|c| {
+            units += c.len_utf16();
+            units < MAX_CELL_UNITS
+        })
+        .collect();
     cut.push('…');
     cut
 }
@@ -315,6 +419,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_decided_commit_is_completed_and_an_undecided_one_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let put = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).ok();
+        // Killed after the commit file, with run.json already in place.
+        put("themes.csv", "old");
+        put(&staged_name("themes.csv"), "new");
+        put("run.json", "new");
+        put("embeddings.npy", "old vectors");
+        put(COMMIT_FILE, "+themes.csv\n+run.json\n-embeddings.npy");
+        recover(dir.path()).unwrap();
+        assert_eq!(read("themes.csv").as_deref(), Some("new"));
+        assert_eq!(read("run.json").as_deref(), Some("new"));
+        assert_eq!(read("embeddings.npy"), None);
+        assert_eq!(read(COMMIT_FILE), None);
+        // Killed before it: the old set stays, the staged files go.
+        put(&staged_name("themes.csv"), "newer");
+        put(".crossthemes-x1y2z3", "half");
+        recover(dir.path()).unwrap();
+        assert_eq!(read("themes.csv").as_deref(), Some("new"));
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(TEMP_PREFIX))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_commit_file_cannot_reach_outside_the_folder() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("out");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(parent.path().join("outside.txt"), "keep").unwrap();
+        std::fs::write(dir.join(COMMIT_FILE), "-../outside.txt\n-.crossthemes.lock").unwrap();
+        recover(&dir).unwrap();
+        assert!(parent.path().join("outside.txt").exists());
+    }
+
+    #[test]
     fn formulas_are_made_inert_and_long_cells_cut() {
         assert_eq!(text_cell("=SUM(A1:A9)"), "'=SUM(A1:A9)");
         assert_eq!(text_cell("+1 555"), "'+1 555");
@@ -322,9 +466,16 @@ mod tests {
         assert_eq!(text_cell("@cmd"), "'@cmd");
         assert_eq!(text_cell("\tx"), "'\tx");
         assert_eq!(text_cell("plain, \"quoted\""), "plain, \"quoted\"");
-        let long = "א".repeat(MAX_CELL_CHARS + 10);
+        let long = "א".repeat(MAX_CELL_UNITS + 10);
         let cut = text_cell(&long);
-        assert_eq!(cut.chars().count(), MAX_CELL_CHARS);
+        assert_eq!(cut.encode_utf16().count(), MAX_CELL_UNITS);
+        assert!(cut.ends_with('…'));
+        let emoji = "😀".repeat(17_000);
+        let cut = text_cell(&emoji);
+        assert!(
+            cut.encode_utf16().count() <= MAX_CELL_UNITS,
+            "emoji count twice"
+        );
         assert!(cut.ends_with('…'));
     }
 

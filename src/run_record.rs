@@ -98,6 +98,8 @@ pub struct RefreshRecord {
     pub new_paragraphs: usize,
     /// Themes of the last run that have no successor.
     pub themes_retired: Vec<RetiredTheme>,
+    /// The id the next new theme will get: every id below it is taken.
+    pub next_theme_id: usize,
 }
 
 /// What the inputs held.

@@ -230,25 +230,28 @@ fn a_killed_run_leaves_the_previous_outputs_and_a_usable_cache() {
 #[test]
 fn a_second_simultaneous_run_exits_with_code_3() {
     let output = tempfile::tempdir().unwrap();
-    let mut first = command(&["--output", arg(output.path()), "--quiet"])
+    let mut first = command(&["--output", arg(output.path())])
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let lock = output.path().join(".crossthemes.lock");
+    // The first run logs what it read only once it holds the lock.
+    let mut lines = BufReader::new(first.stderr.take().unwrap()).lines();
     let started = Instant::now();
-    while !std::fs::read_to_string(&lock)
-        .unwrap_or_default()
-        .contains("pid")
+    while !lines
+        .next()
+        .expect("the first run logs")
+        .unwrap()
+        .contains("read ")
     {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the first run takes the lock"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+        assert!(started.elapsed() < Duration::from_secs(60));
     }
     let second = command(&["--output", arg(output.path())]).output().unwrap();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("another crossthemes run"), "{stderr}");
+    for line in lines {
+        line.unwrap();
+    }
     assert!(first.wait().unwrap().success());
     assert!(output.path().join("themes.csv").is_file());
 }

@@ -32,11 +32,20 @@ pub enum EmbedError {
         /// Its position among the texts given.
         index: usize,
     },
+    /// The network gave NaN or infinite numbers: broken weights.
+    #[error(
+        "the model gave an invalid vector (NaN or infinity) for text {index}: its weights are \
+         broken; delete the model directory (see --models-dir) so that it is fetched again"
+    )]
+    NonFinite {
+        /// Its position among the texts given.
+        index: usize,
+    },
     /// The tokenizer refused a text.
     #[error("tokenizer failed: {0}")]
     Tokenizer(String),
     /// The model's computation failed.
-    #[error("model computation failed: {0}")]
+    #[error("model computation failed")]
     Candle(#[from] candle_core::Error),
 }
 
@@ -163,7 +172,17 @@ pub struct EmbedOptions {
     pub precision: Precision,
     /// Which implementation runs the network.
     pub engine: Engine,
+    /// Tokens of a text the model sees at most; a longer text is embedded
+    /// from its start.
+    pub max_tokens: usize,
 }
+
+/// The most tokens of one paragraph that are embedded by default (about
+/// 1,500 words; the model reads them in windows of 512).
+pub const DEFAULT_MAX_TOKENS: usize = 2048;
+
+/// More characters than any token of the tokenizer spans.
+const MAX_CHARS_PER_TOKEN: usize = 32;
 
 impl Default for EmbedOptions {
     fn default() -> Self {
@@ -172,6 +191,7 @@ impl Default for EmbedOptions {
             token_budget: 8192,
             precision: Precision::F32,
             engine: Engine::Auto,
+            max_tokens: DEFAULT_MAX_TOKENS,
         }
     }
 }
@@ -190,6 +210,11 @@ pub struct EmbedStats {
     /// Floating-point operations of the encoder's matrix products over the
     /// real tokens (padding excluded): 2 per multiply-add.
     pub flops: u64,
+    /// Texts longer than the `max_tokens` option, embedded from their start.
+    pub cut_to_max_tokens: usize,
+    /// Which texts of the `embed` call those were (indices into its texts).
+    #[serde(skip)]
+    pub cut_texts: Vec<usize>,
 }
 
 impl std::ops::AddAssign for EmbedStats {
@@ -199,6 +224,8 @@ impl std::ops::AddAssign for EmbedStats {
         self.tokens += other.tokens;
         self.padded_tokens += other.padded_tokens;
         self.flops += other.flops;
+        self.cut_to_max_tokens += other.cut_to_max_tokens;
+        self.cut_texts.extend(other.cut_texts);
     }
 }
 
@@ -305,6 +332,11 @@ impl Embedder {
         }
     }
 
+    /// Tokens of a text the model sees at most.
+    pub fn max_tokens(&self) -> usize {
+        self.options.max_tokens
+    }
+
     /// The model directory in use.
     pub fn model(&self) -> &ResolvedModel {
         &self.model
@@ -345,13 +377,16 @@ impl Embedder {
         if let Some(index) = texts.iter().position(|t| t.trim().is_empty()) {
             return Err(EmbedError::EmptyText { index });
         }
-        let windows = self.windows(texts)?;
+        let mut cut = Vec::new();
+        let windows = self.windows(texts, &mut cut)?;
         let dim = self.dimension();
         let mut sums = Array2::<f32>::zeros((texts.len(), dim));
         let mut weights = vec![0f32; texts.len()];
         let mut stats = EmbedStats {
             texts: texts.len(),
             windows: windows.len(),
+            cut_to_max_tokens: cut.len(),
+            cut_texts: cut,
             ..Default::default()
         };
 
@@ -390,34 +425,50 @@ impl Embedder {
             }
             progress(finished);
         }
-        for (mut row, weight) in sums.rows_mut().into_iter().zip(weights) {
+        for (index, (mut row, weight)) in sums.rows_mut().into_iter().zip(weights).enumerate() {
             row /= weight;
             let norm = row.dot(&row).sqrt().max(1e-12);
             row /= norm;
+            if !row.iter().all(|x| x.is_finite()) {
+                return Err(EmbedError::NonFinite { index });
+            }
         }
         Ok((sums, stats))
     }
 
     /// Tokenizes in parallel and cuts texts longer than the model into
     /// consecutive windows, each wrapped in the model's special tokens.
-    fn windows(&self, texts: &[&str]) -> Result<Vec<Window>, EmbedError> {
+    /// Texts longer than the `max_tokens` option are cut there; their
+    /// indices go to `cut`.
+    fn windows(&self, texts: &[&str], cut: &mut Vec<usize>) -> Result<Vec<Window>, EmbedError> {
         let room = self
             .backend
             .max_positions()
             .saturating_sub(self.open.len() + self.close.len())
             .max(1);
+        let max_tokens = self.options.max_tokens.max(1);
         let content: Vec<Vec<u32>> = texts
             .par_iter()
             .map(|t| {
+                // No token is longer than this many characters, so the cut
+                // keeps every token that counts and spares the tokenizer a
+                // text of megabytes.
+                let prefix = match t.char_indices().nth(max_tokens * MAX_CHARS_PER_TOKEN) {
+                    Some((end, _)) => &t[..end],
+                    None => t,
+                };
                 self.tokenizer
-                    .encode(self.model_input(t), false)
+                    .encode(self.model_input(prefix), false)
                     .map(|e| e.get_ids().to_vec())
                     .map_err(|e| EmbedError::Tokenizer(e.to_string()))
             })
             .collect::<Result<_, _>>()?;
         let mut windows = Vec::new();
         for (text, ids) in content.iter().enumerate() {
-            for chunk in ids.chunks(room) {
+            if ids.len() > max_tokens {
+                cut.push(text);
+            }
+            for chunk in ids[..ids.len().min(max_tokens)].chunks(room) {
                 let mut seq = Vec::with_capacity(chunk.len() + self.open.len() + self.close.len());
                 seq.extend_from_slice(&self.open);
                 seq.extend_from_slice(chunk);

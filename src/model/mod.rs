@@ -44,24 +44,24 @@ pub enum ModelError {
     #[error("the packaged model file is corrupt: {0}")]
     CorruptPackage(String),
     /// Converted weights could not be written as safetensors.
-    #[error("writing the converted weights: {0}")]
+    #[error("writing the converted weights")]
     Weights(#[from] candle_core::Error),
     /// A file of the store could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file or folder.
         path: PathBuf,
         /// What the system said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
 impl ModelError {
     /// An I/O error on `path`.
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
+    pub fn io(path: &Path, error: std::io::Error) -> Self {
         ModelError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 

@@ -24,20 +24,34 @@ const SCHEMA_KEYED_BY_MODEL_INPUT: &str = "1";
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
     /// SQLite failed on the cache file.
-    #[error("cache {path}: {source}")]
+    #[error("cache {path}: {error}")]
     Sqlite {
         /// The cache file.
         path: PathBuf,
         /// What SQLite said.
-        source: rusqlite::Error,
+        error: rusqlite::Error,
+    },
+    /// Another process kept the cache busy for longer than the wait.
+    #[error(
+        "cache {path} is busy (another process is writing it); try again when it has finished"
+    )]
+    Busy {
+        /// The cache file.
+        path: PathBuf,
+    },
+    /// `--cache` names a folder.
+    #[error("--cache {path} is a folder; give the path of a file (it is created if missing)")]
+    NotAFile {
+        /// The folder.
+        path: PathBuf,
     },
     /// An unusable cache file could not be renamed out of the way.
-    #[error("cache {path}: cannot set the unreadable file aside: {source}")]
+    #[error("cache {path}: cannot set the unreadable file aside: {error}")]
     SetAside {
         /// The cache file.
         path: PathBuf,
         /// What the system said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -47,78 +61,85 @@ pub struct EmbeddingCache {
     path: PathBuf,
 }
 
+/// Why an existing file cannot serve as the cache.
+enum Unusable {
+    /// Corrupt, or not a crossthemes cache: set aside and start anew.
+    Foreign(String),
+    /// A sound cache that cannot be used now (busy, unreadable): an error,
+    /// and the file is left as it is.
+    Failed(rusqlite::Error),
+}
+
+fn failed(error: rusqlite::Error) -> Unusable {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match error.sqlite_error_code() {
+        Some(DatabaseCorrupt | NotADatabase) => Unusable::Foreign(error.to_string()),
+        _ => Unusable::Failed(error),
+    }
+}
+
 impl EmbeddingCache {
-    /// Opens (or creates) the cache at `path`; an unusable file is renamed to
-    /// `<name>.broken-<unix time>` with a warning and a new cache is started.
+    /// Opens (or creates) the cache at `path`. A file proven corrupt or
+    /// foreign is renamed to `<name>.broken-<unix time>` with a warning and
+    /// a new cache is started; a cache that is busy past the wait, or
+    /// cannot be read, is an error and stays as it is.
     pub fn open(path: &Path) -> Result<Self, CacheError> {
-        match Self::open_checked(path) {
-            Ok(cache) => Ok(cache),
-            Err(reason) => {
-                let stamp = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                let aside = PathBuf::from(format!("{}.broken-{stamp}", path.display()));
-                std::fs::rename(path, &aside).map_err(|source| CacheError::SetAside {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-                for suffix in ["-journal", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
-                tracing::warn!(
-                    "cache {} is not usable ({reason}); set it aside as {} and starting a new one",
-                    path.display(),
-                    aside.display()
-                );
-                Self::open_checked(path).map_err(|_| CacheError::Sqlite {
-                    path: path.to_path_buf(),
-                    source: rusqlite::Error::InvalidPath(path.to_path_buf()),
-                })
-            }
+        if path.is_dir() {
+            return Err(CacheError::NotAFile {
+                path: path.to_path_buf(),
+            });
+        }
+        let reason = match Self::open_checked(path) {
+            Ok(cache) => return Ok(cache),
+            Err(Unusable::Failed(error)) => return Err(Self::failure(path, error)),
+            Err(Unusable::Foreign(reason)) => reason,
+        };
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let aside = PathBuf::from(format!("{}.broken-{stamp}", path.display()));
+        std::fs::rename(path, &aside).map_err(|error| CacheError::SetAside {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        for suffix in ["-journal", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        tracing::warn!(
+            "cache {} is not usable ({reason}); set it aside as {} and starting a new one",
+            path.display(),
+            aside.display()
+        );
+        Self::open_checked(path).map_err(|unusable| match unusable {
+            Unusable::Failed(error) => Self::failure(path, error),
+            Unusable::Foreign(reason) => CacheError::Sqlite {
+                path: path.to_path_buf(),
+                error: rusqlite::Error::InvalidParameterName(reason),
+            },
+        })
+    }
+
+    fn failure(path: &Path, error: rusqlite::Error) -> CacheError {
+        use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+        match error.sqlite_error_code() {
+            Some(DatabaseBusy | DatabaseLocked) => CacheError::Busy {
+                path: path.to_path_buf(),
+            },
+            _ => CacheError::Sqlite {
+                path: path.to_path_buf(),
+                error,
+            },
         }
     }
 
-    fn open_checked(path: &Path) -> Result<Self, String> {
-        let existed = path.exists();
-        let conn = Connection::open(path).map_err(|e| e.to_string())?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|e| e.to_string())?;
+    fn open_checked(path: &Path) -> Result<Self, Unusable> {
+        let existed = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+        let conn = Connection::open(path).map_err(failed)?;
+        // Another process writing the cache holds it for moments at a time.
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(failed)?;
         if existed {
-            let check: String = conn
-                .query_row("PRAGMA quick_check", [], |r| r.get(0))
-                .map_err(|e| e.to_string())?;
-            if check != "ok" {
-                return Err(format!("integrity check: {check}"));
-            }
-            let application: Option<String> = conn
-                .query_row(
-                    "SELECT value FROM meta WHERE key = 'application'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(|_| "not a crossthemes cache".to_string())?;
-            let schema: Option<String> = conn
-                .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(|e| e.to_string())?;
-            if application.as_deref() != Some(APPLICATION) {
-                return Err("not a crossthemes cache".into());
-            }
-            match schema.as_deref() {
-                Some(SCHEMA_VERSION) => {}
-                Some(SCHEMA_KEYED_BY_MODEL_INPUT) => conn
-                    .execute_batch(
-                        "BEGIN;
-                         DELETE FROM embeddings;
-                         UPDATE meta SET value = '2' WHERE key = 'schema';
-                         COMMIT;",
-                    )
-                    .map_err(|e| e.to_string())?,
-                _ => return Err("not a crossthemes cache of this version".into()),
-            }
+            Self::check(&conn)?;
         } else {
             conn.execute_batch(
                 "BEGIN;
@@ -129,12 +150,12 @@ impl EmbeddingCache {
                  CREATE TABLE paragraphs_seen(text_sha256 TEXT PRIMARY KEY, first_seen TEXT NOT NULL) WITHOUT ROWID;
                  COMMIT;",
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(failed)?;
             conn.execute(
                 "INSERT INTO meta VALUES ('application', ?1), ('schema', ?2)",
                 params![APPLICATION, SCHEMA_VERSION],
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(failed)?;
         }
         Ok(Self {
             conn,
@@ -142,10 +163,53 @@ impl EmbeddingCache {
         })
     }
 
-    fn sqlite(&self, source: rusqlite::Error) -> CacheError {
+    /// Proves an existing file is a sound crossthemes cache of this
+    /// version, bringing one of schema 1 up to date.
+    fn check(conn: &Connection) -> Result<(), Unusable> {
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(failed)?;
+        if check != "ok" {
+            return Err(Unusable::Foreign(format!("integrity check: {check}")));
+        }
+        let has_meta: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(failed)?;
+        if has_meta == 0 {
+            return Err(Unusable::Foreign("not a crossthemes cache".into()));
+        }
+        let value = |key: &str| -> Result<Option<String>, Unusable> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+                .map_err(failed)
+        };
+        if value("application")?.as_deref() != Some(APPLICATION) {
+            return Err(Unusable::Foreign("not a crossthemes cache".into()));
+        }
+        match value("schema")?.as_deref() {
+            Some(SCHEMA_VERSION) => Ok(()),
+            Some(SCHEMA_KEYED_BY_MODEL_INPUT) => conn
+                .execute_batch(
+                    "BEGIN;
+                     DELETE FROM embeddings;
+                     UPDATE meta SET value = '2' WHERE key = 'schema';
+                     COMMIT;",
+                )
+                .map_err(failed),
+            _ => Err(Unusable::Foreign(
+                "not a crossthemes cache of this version".into(),
+            )),
+        }
+    }
+
+    fn sqlite(&self, error: rusqlite::Error) -> CacheError {
         CacheError::Sqlite {
             path: self.path.clone(),
-            source,
+            error,
         }
     }
 
@@ -177,14 +241,14 @@ impl EmbeddingCache {
     pub fn store(&mut self, model: &str, items: &[(&str, &[f32])]) -> Result<(), CacheError> {
         let tx = self.conn.transaction().map_err(|e| CacheError::Sqlite {
             path: self.path.clone(),
-            source: e,
+            error: e,
         })?;
         {
             let mut insert = tx
                 .prepare_cached("INSERT OR REPLACE INTO embeddings VALUES (?1, ?2, ?3, ?4)")
                 .map_err(|e| CacheError::Sqlite {
                     path: self.path.clone(),
-                    source: e,
+                    error: e,
                 })?;
             for (key, vector) in items {
                 let blob: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
@@ -192,7 +256,7 @@ impl EmbeddingCache {
                     .execute(params![model, key, vector.len() as i64, blob])
                     .map_err(|e| CacheError::Sqlite {
                         path: self.path.clone(),
-                        source: e,
+                        error: e,
                     })?;
             }
         }
@@ -218,9 +282,9 @@ impl EmbeddingCache {
     /// Records `day` as the first sighting of paragraph keys not seen before.
     pub fn mark_seen(&mut self, keys: &[&str], day: &str) -> Result<(), CacheError> {
         let path = self.path.clone();
-        let fail = |source| CacheError::Sqlite {
+        let fail = |error| CacheError::Sqlite {
             path: path.clone(),
-            source,
+            error,
         };
         let tx = self.conn.transaction().map_err(fail)?;
         {

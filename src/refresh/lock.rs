@@ -1,21 +1,39 @@
 //! One run at a time per output folder: an exclusive lock on
 //! `<output>/.crossthemes.lock`. The operating system releases the lock when
 //! its process dies, so a lock file left by a dead run is simply taken over.
+//!
+//! The job often runs as root under a scheduler, so the lock file is opened
+//! without following a symbolic link, only a regular file is accepted, and
+//! the file is never read, written or truncated: its lock is all it is for.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+/// The lock file's name in the output folder.
 pub const LOCK_FILE: &str = ".crossthemes.lock";
 
+/// Why the output folder could not be locked.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("{dir} is being written by another crossthemes run ({holder}); try again when it has finished")]
-    Busy { dir: PathBuf, holder: String },
-    #[error("{path}: cannot lock: {source}")]
-    Io {
+    /// Another run holds the lock.
+    #[error("{dir} is being written by another crossthemes run; try again when it has finished")]
+    Busy {
+        /// The output folder.
+        dir: PathBuf,
+    },
+    /// The lock file is a link, a folder or a device.
+    #[error("{path} is not a regular file (a symbolic link, a folder or a device); remove it and run again")]
+    NotAFile {
+        /// The lock file.
         path: PathBuf,
-        source: std::io::Error,
+    },
+    /// The lock file could not be opened or locked.
+    #[error("{path}: cannot lock: {error}")]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// What the system said.
+        error: std::io::Error,
     },
 }
 
@@ -24,60 +42,42 @@ pub struct OutputLock {
     _file: File,
 }
 
+/// Takes the output folder's lock, or says who has it.
 pub fn acquire(dir: &Path) -> Result<OutputLock, LockError> {
     let path = dir.join(LOCK_FILE);
-    let io = |source| LockError::Io {
+    let io = |error| LockError::Io {
         path: path.clone(),
-        source,
+        error,
     };
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(io)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = if holder.trim().is_empty() {
-                "process unknown".into()
-            } else {
-                holder.trim().to_string()
-            };
-            return Err(LockError::Busy {
-                dir: dir.to_path_buf(),
-                holder,
-            });
+    let not_a_file = || LockError::NotAFile { path: path.clone() };
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.file_type().is_file()) {
+        return Err(not_a_file());
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // No following a link planted between the check above and the open,
+        // and no blocking on a FIFO.
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+    }
+    let file = options.open(&path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return not_a_file();
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        io(e)
+    })?;
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(not_a_file());
     }
-    let mut previous = String::new();
-    let _ = file.read_to_string(&mut previous);
-    if !previous.trim().is_empty() {
-        tracing::warn!(
-            "taking over a stale lock left by a run that ended without releasing it ({})",
-            previous.trim()
-        );
-    }
-    let me = format!(
-        "pid {} since {}",
-        std::process::id(),
-        chrono::Utc::now().to_rfc3339()
-    );
-    file.set_len(0).map_err(io)?;
-    file.seek(SeekFrom::Start(0)).map_err(io)?;
-    file.write_all(me.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    Ok(OutputLock { _file: file })
-}
-
-impl Drop for OutputLock {
-    fn drop(&mut self) {
-        // An empty file tells the next run that this one ended cleanly.
-        let _ = self._file.set_len(0);
+    match file.try_lock() {
+        Ok(()) => Ok(OutputLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Busy {
+            dir: dir.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
     }
 }
 
@@ -90,18 +90,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = acquire(dir.path()).unwrap();
         let err = acquire(dir.path()).err().expect("busy").to_string();
-        assert!(
-            err.contains("another crossthemes run") && err.contains("pid"),
-            "{err}"
-        );
+        assert!(err.contains("another crossthemes run"), "{err}");
         drop(first);
         acquire(dir.path()).expect("free again");
     }
 
     #[test]
-    fn a_dead_runs_lock_file_is_taken_over() {
+    fn a_dead_runs_lock_file_is_taken_over_untouched() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(LOCK_FILE), "pid 999999 since yesterday").unwrap();
+        std::fs::write(dir.path().join(LOCK_FILE), "left by an older version").unwrap();
         acquire(dir.path()).expect("no process holds it, so it is stale");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(LOCK_FILE)).unwrap(),
+            "left by an older version",
+            "the lock file is never written"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_lock_file_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious.txt");
+        std::fs::write(&target, "keep me").unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join(LOCK_FILE)).unwrap();
+        let err = acquire(dir.path()).err().expect("refused").to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+
+        let dev = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dev.path().join(LOCK_FILE)).unwrap();
+        assert!(acquire(dev.path()).is_err());
     }
 }

@@ -4,27 +4,30 @@
 //! previous run's by centroid similarity); and each run records what changed.
 
 pub mod cache;
+mod history;
 pub mod lock;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use ndarray::{Array2, ArrayView2};
-use serde::{Deserialize, Serialize};
 
-use crate::cluster::{ClusterOptions, Clustering, KChoice, WarmStart};
+use crate::cluster::{ClusterOptions, Clustering, KChoice};
 use crate::describe::{NamedTheme, Theme};
 use crate::embed::{EmbedError, EmbedStats, Embedder};
 use crate::ingest::Paragraph;
 use cache::{CacheError, EmbeddingCache};
+use history::{History, Stored, ThemeRecord};
+pub use history::{RetiredTheme, BACKUP_FILE, HISTORY_FILE};
 
-/// The history's file name in the output folder.
-pub const HISTORY_FILE: &str = "themes_history.json";
 /// New paragraphs are embedded and committed to the cache in chunks this
 /// size, so a killed run keeps most of its work.
 const CACHE_CHUNK: usize = 256;
 /// Least centroid cosine for a new theme to inherit an old theme's id.
 pub const MATCH_MIN_COSINE: f32 = 0.5;
+/// `--k auto` keeps the last run's number of themes while the corpus stays
+/// within this factor of the size it was chosen for.
+const K_KEPT_WITHIN: f64 = 1.5;
 
 /// Why embedding through the cache failed.
 #[derive(Debug, thiserror::Error)]
@@ -35,92 +38,118 @@ pub enum RefreshError {
     /// The model failed.
     #[error(transparent)]
     Embed(#[from] EmbedError),
+    /// The model gave a paragraph an invalid vector.
+    #[error("{file} paragraph {number}: {error}")]
+    Paragraph {
+        /// Its file.
+        file: String,
+        /// Its number in the file.
+        number: usize,
+        /// What went wrong.
+        error: Box<EmbedError>,
+    },
 }
 
-/// What the previous runs left for the next one: theme ids, labels,
-/// centroids, and which theme each paragraph was in.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct History {
-    /// Identity of the model the centroids were computed with.
-    pub model: String,
-    /// Ids are never reused: the next new theme gets this one.
-    pub next_theme_id: usize,
-    /// The last run's themes.
-    pub themes: Vec<ThemeRecord>,
-    /// Every theme that has gone, oldest first.
-    pub retired: Vec<RetiredTheme>,
-    /// Paragraph text key → theme id in the last run.
-    pub paragraph_themes: BTreeMap<String, usize>,
-    /// Each language's fitted offset, where the next run starts from.
-    pub language_offsets: BTreeMap<String, Vec<f32>>,
+/// What earlier runs left in the output folder, and whether their themes
+/// count for this run.
+pub struct Previous {
+    stored: Stored,
+    /// False on a first run, with `--rebuild`, after a model change and
+    /// after a broken history: themes then start over, but ids are still
+    /// never reused.
+    themes_count: bool,
+    model: String,
 }
 
-/// A theme of the last run, as the next run needs it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ThemeRecord {
-    /// Its stable id.
-    pub id: usize,
-    /// Its label in that run.
-    pub label: String,
-    /// Day it first appeared.
-    pub first_seen: String,
-    /// Normalized centroid, for matching.
-    pub centroid: Vec<f32>,
-    /// Mean corrected vector, where the next run's k-means starts.
-    pub start: Vec<f32>,
-}
-
-/// A theme that no longer exists; its id is never given again.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RetiredTheme {
-    /// Its id.
-    pub id: usize,
-    /// Its last label.
-    pub label: String,
-    /// Day it first appeared.
-    pub first_seen: String,
-    /// Day of the run that found it gone.
-    pub retired_on: String,
-}
-
-impl History {
-    /// Reads the history beside the outputs; a missing one means a first
-    /// run, an unreadable one is reported and ignored.
-    pub fn load(dir: &Path) -> Option<History> {
-        let path = dir.join(HISTORY_FILE);
-        let text = std::fs::read_to_string(&path).ok()?;
-        match serde_json::from_str(&text) {
-            Ok(history) => Some(history),
-            Err(e) => {
-                tracing::warn!("{}: unreadable ({e}); theme ids start over", path.display());
-                None
+impl Previous {
+    /// Reads the history in `dir` for a run of the model `model`.
+    pub fn load(dir: &Path, model: &str, rebuild: bool) -> Self {
+        let stored = Stored::load(dir);
+        let themes_count = match &stored {
+            Stored::Sound(..) if rebuild => {
+                tracing::info!("--rebuild: themes start over");
+                false
             }
+            Stored::Sound(h, _) if h.model != model => {
+                tracing::warn!("the model changed since the last run; themes start over");
+                false
+            }
+            Stored::Sound(h, _) => !h.themes.is_empty(),
+            Stored::Missing | Stored::Recovered(_) => false,
+        };
+        Self {
+            stored,
+            themes_count,
+            model: model.to_string(),
         }
     }
 
-    /// The previous run's end state, for k-means to start from.
-    fn warm_start(&self) -> Option<WarmStart> {
-        let dim = self.themes.first()?.start.len();
-        let flat: Vec<f32> = self
-            .themes
-            .iter()
-            .flat_map(|t| t.start.iter().copied())
-            .collect();
-        let centroids = Array2::from_shape_vec((self.themes.len(), dim), flat).ok()?;
-        Some(WarmStart {
-            centroids,
-            offsets: self.language_offsets.clone(),
-        })
+    fn history(&self) -> Option<&History> {
+        self.stored.history().filter(|_| self.themes_count)
+    }
+
+    /// Themes of the last run that this run builds on.
+    pub fn theme_count(&self) -> usize {
+        self.history().map_or(0, |h| h.themes.len())
+    }
+
+    /// How this run clusters `paragraphs` paragraphs: k-means starts from the
+    /// last run's end state, and `--k auto` keeps the last run's number of
+    /// themes while the corpus has not grown or shrunk by more than half
+    /// since that number was chosen (`--rebuild` chooses again).
+    pub fn cluster_options(
+        &self,
+        mut options: ClusterOptions,
+        paragraphs: usize,
+    ) -> ClusterOptions {
+        let Some(h) = self.history() else {
+            return options;
+        };
+        options.init = h.warm_start();
+        if options.k == KChoice::Auto && h.themes.len() <= paragraphs {
+            let basis = h.k_chosen_for.unwrap_or(h.paragraph_themes.len()).max(1);
+            let ratio = paragraphs as f64 / basis as f64;
+            if (1.0 / K_KEPT_WITHIN..=K_KEPT_WITHIN).contains(&ratio) {
+                options.k = KChoice::Kept(h.themes.len());
+            } else {
+                tracing::info!(
+                    "{paragraphs} paragraphs where k was chosen for {basis}: --k auto chooses again"
+                );
+            }
+        }
+        options
+    }
+
+    /// The day a paragraph was first seen, as the history remembers it.
+    fn first_seen(&self, key: &str) -> Option<&String> {
+        self.stored.history()?.paragraph_first_seen.get(key)
+    }
+
+    /// The files to commit with the report: the new history, and the one it
+    /// replaces as the backup (a broken one is never made the backup).
+    pub fn history_files(
+        &self,
+        next: &History,
+    ) -> Result<Vec<(&'static str, Vec<u8>)>, serde_json::Error> {
+        let mut bytes = serde_json::to_vec(next)?;
+        bytes.push(b'\n');
+        let mut files = vec![(HISTORY_FILE, bytes)];
+        if let Stored::Sound(_, old) = &self.stored {
+            files.push((BACKUP_FILE, old.clone()));
+        }
+        Ok(files)
     }
 }
 
 /// Embeds the paragraphs, taking every vector the cache has for this model
 /// and embedding (and caching) only the rest; fills in when each paragraph
-/// was first seen (`today` for one never seen). Returns the vectors, one row
-/// per paragraph, what the model did, and how many came from the cache.
+/// was first seen (from the cache, else the history, else `today`). Returns
+/// the vectors, one row per paragraph, what the model did, and how many
+/// came from the cache.
 pub fn embed_with_cache(
     embedder: &Embedder,
     cache: &mut EmbeddingCache,
+    previous: &Previous,
     paragraphs: &mut [Paragraph],
     today: &str,
     progress: &dyn Fn(usize),
@@ -145,8 +174,25 @@ pub fn embed_with_cache(
     for chunk in missing.chunks(CACHE_CHUNK) {
         let texts: Vec<&str> = chunk.iter().map(|&i| paragraphs[i].text.as_str()).collect();
         let done_before = stats.texts;
-        let (embedded, chunk_stats) =
-            embedder.embed(&texts, &|done| progress(reused + done_before + done))?;
+        let named = |index: usize| &paragraphs[chunk[index]];
+        let (embedded, mut chunk_stats) = embedder
+            .embed(&texts, &|done| progress(reused + done_before + done))
+            .map_err(|error| match error {
+                EmbedError::NonFinite { index } => RefreshError::Paragraph {
+                    file: named(index).file.clone(),
+                    number: named(index).number,
+                    error: Box::new(error),
+                },
+                other => other.into(),
+            })?;
+        for index in std::mem::take(&mut chunk_stats.cut_texts) {
+            tracing::warn!(
+                "{} paragraph {}: longer than --max-paragraph-tokens {}; only its start is embedded",
+                named(index).file,
+                named(index).number,
+                embedder.max_tokens()
+            );
+        }
         let items: Vec<(&str, &[f32])> = chunk
             .iter()
             .zip(embedded.rows())
@@ -162,6 +208,7 @@ pub fn embed_with_cache(
 
     let seen = cache.first_seen(&keys)?;
     for (p, day) in paragraphs.iter_mut().zip(seen) {
+        let day = day.or_else(|| previous.first_seen(&p.key).cloned());
         p.is_new = day.is_none();
         p.first_seen = day.unwrap_or_else(|| today.to_string());
     }
@@ -183,66 +230,6 @@ pub fn remember_sightings(
     cache.mark_seen(&new, today)
 }
 
-/// What earlier runs left in the output folder, and whether their themes
-/// count for this run.
-pub struct Previous {
-    stored: Option<History>,
-    /// False on a first run, with `--rebuild`, and after a model change:
-    /// themes then start over, but ids are still never reused.
-    themes_count: bool,
-    model: String,
-}
-
-impl Previous {
-    /// Reads the history in `dir` for a run of the model `model`.
-    pub fn load(dir: &Path, model: &str, rebuild: bool) -> Self {
-        let stored = History::load(dir);
-        let themes_count = match &stored {
-            Some(_) if rebuild => {
-                tracing::info!("--rebuild: themes start over");
-                false
-            }
-            Some(h) if h.model != model => {
-                tracing::warn!("the model changed since the last run; themes start over");
-                false
-            }
-            Some(_) => true,
-            None => false,
-        };
-        Self {
-            stored,
-            themes_count,
-            model: model.to_string(),
-        }
-    }
-
-    fn history(&self) -> Option<&History> {
-        self.stored.as_ref().filter(|_| self.themes_count)
-    }
-
-    /// Themes of the last run that this run builds on.
-    pub fn theme_count(&self) -> usize {
-        self.history().map_or(0, |h| h.themes.len())
-    }
-
-    /// How this run clusters `paragraphs` paragraphs: k-means starts from the
-    /// last run's end state, and `--k auto` keeps the last run's number of
-    /// themes (`--rebuild` chooses again).
-    pub fn cluster_options(
-        &self,
-        mut options: ClusterOptions,
-        paragraphs: usize,
-    ) -> ClusterOptions {
-        if let Some(h) = self.history() {
-            options.init = h.warm_start();
-            if options.k == KChoice::Auto && h.themes.len() <= paragraphs {
-                options.k = KChoice::Kept(h.themes.len());
-            }
-        }
-        options
-    }
-}
-
 /// This run's themes with their stable ids, and what the next run needs.
 pub struct Identified {
     /// The themes in order of their ids.
@@ -250,29 +237,46 @@ pub struct Identified {
     /// Themes of the last run that have no successor in this one.
     pub retired_now: Vec<RetiredTheme>,
     /// The history to store beside the report files.
-    pub history: History,
+    history: History,
+}
+
+impl Identified {
+    /// The id the next new theme will get.
+    pub fn next_theme_id(&self) -> usize {
+        self.history.next_theme_id
+    }
+
+    /// The history files to commit with the report.
+    pub fn history_files(
+        &self,
+        previous: &Previous,
+    ) -> Result<Vec<(&'static str, Vec<u8>)>, serde_json::Error> {
+        previous.history_files(&self.history)
+    }
 }
 
 /// Gives each theme its stable id: a theme matched to one of the last run's
-/// keeps that id, others get ids never used before, and unmatched old themes
-/// retire. Fills in each paragraph's theme id.
+/// keeps that id, others get ids never used before, and the last run's
+/// themes left unmatched retire (all of them when its themes do not count).
+/// Fills in each paragraph's theme id. `k` is how this run's k was set.
 pub fn identify(
     previous: &Previous,
     clustering: &Clustering,
+    k: KChoice,
     themes: Vec<Theme>,
     paragraphs: &mut [Paragraph],
     today: &str,
 ) -> Identified {
-    let history = previous.history();
-    let old: Vec<&ThemeRecord> = history
+    let stored = previous.stored.history();
+    let old: Vec<&ThemeRecord> = stored
         .map(|h| h.themes.iter().collect())
         .unwrap_or_default();
-    let matches = match_centroids(&old, clustering.centroids.view());
-    let mut next_id = previous
-        .stored
-        .as_ref()
-        .map_or(1, |h| h.next_theme_id)
-        .max(1);
+    let matches = if previous.themes_count {
+        match_centroids(&old, clustering.centroids.view())
+    } else {
+        vec![None; clustering.k()]
+    };
+    let mut next_id = stored.map_or(1, |h| h.next_theme_id);
     let ids: Vec<usize> = matches
         .iter()
         .map(|m| match m {
@@ -283,7 +287,7 @@ pub fn identify(
             }
         })
         .collect();
-    let last_themes = history.map(|h| &h.paragraph_themes);
+    let last_themes = previous.history().map(|h| &h.paragraph_themes);
     let mut named: Vec<NamedTheme> = themes
         .into_iter()
         .map(|theme| {
@@ -311,13 +315,17 @@ pub fn identify(
     }
 
     let retired_now = retire(&old, &matches, today);
+    let k_chosen_for = match k {
+        KChoice::Kept(_) => previous.history().and_then(|h| h.k_chosen_for),
+        KChoice::Auto | KChoice::Fixed(_) => Some(paragraphs.len()),
+    };
     let history = next_history(
         previous,
         &named,
         clustering,
         paragraphs,
         &retired_now,
-        next_id,
+        (next_id, k_chosen_for),
     );
     named.sort_by_key(|t| t.id);
     Identified {
@@ -348,9 +356,10 @@ fn next_history(
     clustering: &Clustering,
     paragraphs: &[Paragraph],
     retired_now: &[RetiredTheme],
-    next_theme_id: usize,
+    (next_theme_id, k_chosen_for): (usize, Option<usize>),
 ) -> History {
     let mut retired: Vec<RetiredTheme> = previous
+        .stored
         .history()
         .map(|h| h.retired.clone())
         .unwrap_or_default();
@@ -377,6 +386,11 @@ fn next_history(
             .iter()
             .map(|p| (p.key.clone(), p.theme))
             .collect(),
+        paragraph_first_seen: paragraphs
+            .iter()
+            .map(|p| (p.key.clone(), p.first_seen.clone()))
+            .collect(),
+        k_chosen_for,
         language_offsets: clustering.warm_start.offsets.clone(),
     }
 }
