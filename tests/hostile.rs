@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use common::{arg, command, read_csv, repo_root, run, run_json, run_ok};
+use common::{arg, command, file_names, read_csv, repo_root, run, run_json, run_ok};
 
 /// A folder holding the smallest seed article (10 paragraphs, English).
 fn small_input() -> tempfile::TempDir {
@@ -40,6 +40,10 @@ fn assert_error(out: &Output, code: i32, needle: &str) {
     assert_eq!(error_lines.len(), 1, "one error line: {text}");
     assert!(error_lines[0].contains(needle), "names {needle:?}: {text}");
     assert!(!text.contains("panicked"), "{text}");
+}
+
+fn assert_mentions(out: &Output, needle: &str) {
+    assert!(stderr(out).contains(needle), "{}", stderr(out));
 }
 
 fn theme_ids(output: &Path) -> BTreeSet<u64> {
@@ -174,15 +178,9 @@ fn a_cache_busy_for_a_moment_is_waited_for_not_set_aside() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(run_json(output.path())["embedding"]["embedded"], 0);
-    let aside = std::fs::read_dir(output.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .contains("broken")
-        })
+    let aside = file_names(output.path())
+        .iter()
+        .filter(|n| n.contains("broken"))
         .count();
     assert_eq!(aside, 0, "a healthy cache is never set aside");
 }
@@ -221,25 +219,15 @@ fn ids_survive(break_it: &dyn Fn(&Path)) {
     let before = ids_ever(output.path());
     break_it(&output.path().join("themes_history.json"));
     let out = job_ok(input.path(), output.path(), &["--k", "3"]);
-    assert!(
-        stderr(&out).contains("themes_history.json"),
-        "{}",
-        stderr(&out)
-    );
+    assert_mentions(&out, "themes_history.json");
     let now = theme_ids(output.path());
     assert!(
         now.iter().all(|id| id > before.iter().max().unwrap()),
         "new ids {now:?} after {before:?}"
     );
-    let kept = std::fs::read_dir(output.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("themes_history.json.broken-")
-        })
+    let kept = file_names(output.path())
+        .iter()
+        .filter(|n| n.starts_with("themes_history.json.broken-"))
         .count();
     assert_eq!(kept, 1, "the broken history is kept for inspection");
     // And the run after that builds on the rewritten history.
@@ -323,9 +311,8 @@ fn leftovers_of_a_killed_run_are_cleared_and_the_report_set_stays_whole() {
         std::fs::write(output.path().join(name), "half written").unwrap();
     }
     job_ok(input.path(), output.path(), &["--quiet"]);
-    let left: Vec<String> = std::fs::read_dir(output.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let left: Vec<String> = file_names(output.path())
+        .into_iter()
         .filter(|n| n.starts_with(".crossthemes-"))
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
@@ -365,11 +352,7 @@ fn binary_data_without_nul_bytes_is_refused_by_name() {
     let output = tempfile::tempdir().unwrap();
     let out = job(input.path(), output.path(), &[]);
     assert_error(&out, 2, "photo.txt");
-    assert!(
-        stderr(&out).contains("control characters"),
-        "{}",
-        stderr(&out)
-    );
+    assert_mentions(&out, "control characters");
 }
 
 #[test]
@@ -431,7 +414,7 @@ fn more_threads_than_cores_are_lowered_with_a_warning() {
     let input = small_input();
     let output = tempfile::tempdir().unwrap();
     let out = job_ok(input.path(), output.path(), &["--threads", "1000"]);
-    assert!(stderr(&out).contains("--threads 1000"), "{}", stderr(&out));
+    assert_mentions(&out, "--threads 1000");
 }
 
 #[test]
@@ -441,7 +424,7 @@ fn os_errors_are_said_once_and_empty_files_named() {
     std::fs::write(input.path().join("empty.md"), "").unwrap();
     let output = tempfile::tempdir().unwrap();
     let out = job_ok(input.path(), output.path(), &[]);
-    assert!(stderr(&out).contains("empty.md"), "{}", stderr(&out));
+    assert_mentions(&out, "empty.md");
 
     let not_a_folder = output.path().join("themes.csv").join("below");
     let out = job(input.path(), &not_a_folder, &[]);
@@ -514,11 +497,7 @@ fn broken_model_weights_are_named_not_a_clustering_failure() {
         &["--model", arg(broken.path())],
     );
     assert_error(&out, 1, "000_83d050db8f9f875e.txt paragraph");
-    assert!(
-        stderr(&out).contains("weights are broken"),
-        "{}",
-        stderr(&out)
-    );
+    assert_mentions(&out, "weights are broken");
 }
 
 /// The output folder of a run that ends in an error keeps its files.

@@ -263,15 +263,9 @@ fn a_corrupt_cache_is_set_aside_and_rebuilt() {
     let out = run_ok(&["--output", arg(output.path())]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("set it aside"), "{stderr}");
-    let aside = std::fs::read_dir(output.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("cache.sqlite.broken-")
-        })
+    let aside = common::file_names(output.path())
+        .iter()
+        .filter(|n| n.starts_with("cache.sqlite.broken-"))
         .count();
     assert_eq!(aside, 1);
     assert!(
