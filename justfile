@@ -47,3 +47,8 @@ lint:
 compare-outputs OLD_BINARY:
     cargo build --release
     benches/compare_binaries.sh {{OLD_BINARY}} target/release/crossthemes
+
+# How many of the installguide's gold paragraphs ingest keeps as rows of their own.
+paragraph-recall:
+    cargo run --release -- --input ../shared/bench/installguide/articles --output target/installguide-run --quiet
+    python3 benches/paragraph_recall.py ../shared/bench/installguide/gold.csv target/installguide-run/paragraphs.csv

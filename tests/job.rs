@@ -75,21 +75,23 @@ fn seeds_give_cross_language_themes_and_identical_reruns() {
         assert!(a == b, "{name} differs between two runs on the same input");
     }
 
+    // Most paragraphs sit in themes that span languages. (Counting themes
+    // instead would hang on the one- and two-paragraph themes k-means
+    // leaves at the edges, which come and go with the seed.)
     let themes = read_csv(&first.path().join("themes.csv"));
-    let cross = themes
-        .iter()
-        .filter(|t| {
-            t["languages"]
-                .split(' ')
-                .filter(|lc| lc.split(':').nth(1).unwrap().parse::<usize>().unwrap() >= 2)
-                .count()
-                >= 2
-        })
-        .count();
+    let spans_languages = |t: &std::collections::HashMap<String, String>| {
+        t["languages"]
+            .split(' ')
+            .filter(|lc| lc.split(':').nth(1).unwrap().parse::<usize>().unwrap() >= 2)
+            .count()
+            >= 2
+    };
+    let size = |t: &std::collections::HashMap<String, String>| t["size"].parse::<usize>().unwrap();
+    let crossing: usize = themes.iter().filter(|t| spans_languages(t)).map(size).sum();
+    let all: usize = themes.iter().map(size).sum();
     assert!(
-        cross * 2 >= themes.len(),
-        "{cross} of {} themes cross languages",
-        themes.len()
+        crossing * 100 >= all * 85,
+        "{crossing} of {all} paragraphs are in cross-language themes"
     );
 
     let paragraphs = read_csv(&first.path().join("paragraphs.csv"));
