@@ -12,6 +12,7 @@ use crate::cluster::{ClusterError, Debias, KChoice};
 use crate::embed::{DeviceChoice, EmbedError, EmbedOptions, Engine, Precision, DEFAULT_MAX_TOKENS};
 use crate::ingest::IngestError;
 use crate::job::{self, JobConfig, ModelConfig};
+use crate::language::{Allowed, UnknownLanguage};
 use crate::model::{ModelError, DEFAULT_MODEL};
 use crate::output::OutputError;
 use crate::progress::Progress;
@@ -132,6 +133,10 @@ struct JobArgs {
     /// Ignore the previous runs' themes and choose them afresh (ids are still never reused).
     #[arg(long)]
     rebuild: bool,
+    /// The languages the corpus is in, as ISO 639-1 codes (`en,de,zh`):
+    /// detection chooses among them alone (default: any language).
+    #[arg(long, value_delimiter = ',')]
+    languages: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -198,7 +203,11 @@ pub fn main() -> i32 {
     let model = cli.model.config();
     let progress = Progress::new(cli.log.quiet);
     let result = match cli.command {
-        None => job::run(&cli.job.config(model, progress)),
+        None => cli
+            .job
+            .config(model, progress)
+            .map_err(anyhow::Error::from)
+            .and_then(|config| job::run(&config)),
         Some(Command::Throughput { input, dump_inputs }) => {
             bench::embed_speed(&model, progress, &input, dump_inputs.as_deref())
         }
@@ -239,8 +248,9 @@ pub fn main() -> i32 {
 }
 
 impl JobArgs {
-    fn config(self, model: ModelConfig, progress: Progress) -> JobConfig {
-        JobConfig {
+    fn config(self, model: ModelConfig, progress: Progress) -> Result<JobConfig, UnknownLanguage> {
+        Ok(JobConfig {
+            languages: Allowed::parse(&self.languages)?,
             cache: self.cache.unwrap_or_else(|| self.output.join(CACHE_FILE)),
             inputs: self.input,
             output: self.output,
@@ -251,7 +261,7 @@ impl JobArgs {
             rebuild: self.rebuild,
             model,
             progress,
-        }
+        })
     }
 }
 
@@ -291,7 +301,9 @@ fn exit_code(error: &anyhow::Error) -> i32 {
         cache(e)
     } else if let Some(RefreshError::Cache(e)) = error.downcast_ref::<RefreshError>() {
         cache(e)
-    } else if error.downcast_ref::<IngestError>().is_some() {
+    } else if error.downcast_ref::<IngestError>().is_some()
+        || error.downcast_ref::<UnknownLanguage>().is_some()
+    {
         Some(2)
     } else {
         let usage = matches!(

@@ -14,7 +14,7 @@ use crate::cluster::{self, ClusterError, ClusterOptions, Clustering, Debias, KCh
 use crate::describe;
 use crate::embed::{DeviceChoice, EmbedOptions, EmbedStats, Embedder};
 use crate::ingest::{self, Corpus};
-use crate::language;
+use crate::language::{self, Allowed, LanguageReport};
 use crate::model::ModelStore;
 use crate::output;
 use crate::progress::Progress;
@@ -42,6 +42,8 @@ pub struct JobConfig {
     pub save_embeddings: bool,
     /// Ignore the previous runs' themes.
     pub rebuild: bool,
+    /// The languages detection may choose from.
+    pub languages: Allowed,
     /// Which model, and how it runs.
     pub model: ModelConfig,
     /// Whether progress bars are drawn.
@@ -87,7 +89,7 @@ pub fn run(config: &JobConfig) -> anyhow::Result<()> {
 
     let mut corpus = read(config)?;
     clock.lap("ingest");
-    language::identify(&mut corpus.paragraphs);
+    let languages = language::identify(&mut corpus.paragraphs, &config.languages);
     clock.lap("language");
     let embedder = config.model.load()?;
     clock.lap("model_load");
@@ -130,15 +132,14 @@ pub fn run(config: &JobConfig) -> anyhow::Result<()> {
         themes_retired: identified.retired_now.clone(),
         next_theme_id: identified.next_theme_id(),
     };
-    let mut record = record(
-        config,
-        &clock,
-        &corpus,
-        &embedder,
-        &embedded,
-        &clustering,
-        changes,
-    );
+    let stages = Stages {
+        corpus: &corpus,
+        languages,
+        embedder: &embedder,
+        embedded: &embedded,
+        clustering: &clustering,
+    };
+    let mut record = record(config, &clock, &stages, changes);
     clock.lap("report");
     record.timings_seconds = clock.laps();
     record.seconds = clock.elapsed();
@@ -218,15 +219,28 @@ fn cluster(
 }
 
 /// The run record, but for the timings the clock adds at the end.
+/// What the stages produced, as the run record tells it.
+struct Stages<'a> {
+    corpus: &'a Corpus,
+    languages: LanguageReport,
+    embedder: &'a Embedder,
+    embedded: &'a Embedded,
+    clustering: &'a Clustering,
+}
+
 fn record(
     config: &JobConfig,
     clock: &Stopwatch,
-    corpus: &Corpus,
-    embedder: &Embedder,
-    embedded: &Embedded,
-    clustering: &Clustering,
+    stages: &Stages,
     changes: RefreshRecord,
 ) -> RunRecord {
+    let Stages {
+        corpus,
+        languages: language_report,
+        embedder,
+        embedded,
+        clustering,
+    } = stages;
     let mut languages = std::collections::BTreeMap::new();
     for p in &corpus.paragraphs {
         *languages.entry(p.language.clone()).or_insert(0usize) += 1;
@@ -262,6 +276,7 @@ fn record(
             paragraphs: corpus.paragraphs.len(),
             skipped: corpus.skipped.clone(),
             languages,
+            languages_reassigned: language_report.reassigned,
         },
         files: corpus.files.clone(),
         decoded_as: corpus.decoded_as.clone(),

@@ -113,6 +113,8 @@ pub struct Counts {
     pub skipped: BTreeMap<SkipReason, usize>,
     /// Paragraphs per language.
     pub languages: BTreeMap<String, usize>,
+    /// Paragraphs of doubtful languages given to a well-supported one.
+    pub languages_reassigned: usize,
 }
 
 /// One run's row in runs.csv; the field names are the columns.

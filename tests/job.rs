@@ -235,6 +235,7 @@ fn unwritable_output_is_named() {
 fn bad_flags_are_usage_errors() {
     assert_usage_error(&crossthemes(&["--k", "many"]), "--k");
     assert_usage_error(&crossthemes(&["--device", "tpu"]), "--device");
+    assert_usage_error(&crossthemes(&["--languages", "en,xx"]), "--languages");
     assert_usage_error(
         &crossthemes(&["bench-stability", "--noise", "2"]),
         "--noise",

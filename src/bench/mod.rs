@@ -114,7 +114,7 @@ pub fn stability(
     args: &StabilityArgs,
 ) -> anyhow::Result<()> {
     let mut corpus = ingest::read_corpus(&args.inputs)?;
-    language::identify(&mut corpus.paragraphs);
+    language::identify(&mut corpus.paragraphs, &Default::default());
     let languages: Vec<&str> = corpus
         .paragraphs
         .iter()

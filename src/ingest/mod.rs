@@ -50,6 +50,8 @@ pub struct Paragraph {
     pub key: String,
     /// ISO 639-1 code, or `und` (the `language` stage).
     pub language: String,
+    /// How sure the language stage is, 0 to 1.
+    pub language_confidence: f32,
     /// Day it was first seen, and whether that is this run (`refresh`).
     pub first_seen: String,
     /// True when no earlier run saw this text.
@@ -68,6 +70,7 @@ impl Paragraph {
             number,
             text,
             language: String::new(),
+            language_confidence: 0.0,
             first_seen: String::new(),
             is_new: true,
             theme: 0,
