@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::bench;
 use crate::cluster::{ClusterError, Debias, KChoice};
+use crate::describe::NoSuchLanguage;
 use crate::embed::{DeviceChoice, EmbedError, EmbedOptions, Engine, Precision, DEFAULT_MAX_TOKENS};
 use crate::ingest::IngestError;
 use crate::job::{self, JobConfig, ModelConfig};
@@ -137,6 +138,11 @@ struct JobArgs {
     /// detection chooses among them alone (default: any language).
     #[arg(long, value_delimiter = ',')]
     languages: Vec<String>,
+    /// The language of labels and keywords, as an ISO 639-1 code (default:
+    /// English where the corpus has English paragraphs, else its most
+    /// common language).
+    #[arg(long)]
+    label_language: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -251,6 +257,7 @@ impl JobArgs {
     fn config(self, model: ModelConfig, progress: Progress) -> Result<JobConfig, UnknownLanguage> {
         Ok(JobConfig {
             languages: Allowed::parse(&self.languages)?,
+            label_language: self.label_language,
             cache: self.cache.unwrap_or_else(|| self.output.join(CACHE_FILE)),
             inputs: self.input,
             output: self.output,
@@ -303,6 +310,7 @@ fn exit_code(error: &anyhow::Error) -> i32 {
         cache(e)
     } else if error.downcast_ref::<IngestError>().is_some()
         || error.downcast_ref::<UnknownLanguage>().is_some()
+        || error.downcast_ref::<NoSuchLanguage>().is_some()
     {
         Some(2)
     } else {

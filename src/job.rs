@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use ndarray::Array2;
 
 use crate::cluster::{self, ClusterError, ClusterOptions, Clustering, Debias, KChoice};
-use crate::describe;
+use crate::describe::{self, Labelling};
 use crate::embed::{DeviceChoice, EmbedOptions, EmbedStats, Embedder};
 use crate::ingest::{self, Corpus};
 use crate::language::{self, Allowed, LanguageReport};
@@ -20,7 +20,7 @@ use crate::output;
 use crate::progress::Progress;
 use crate::refresh::{self, cache::EmbeddingCache, Identified, Previous};
 use crate::run_record::{
-    Counts, EmbeddingRecord, ModelRecord, RefreshRecord, RunRecord, Stopwatch,
+    Counts, EmbeddingRecord, LabelRecord, ModelRecord, RefreshRecord, RunRecord, Stopwatch,
 };
 
 /// Everything one run of the job needs to know, settled from the flags.
@@ -44,6 +44,9 @@ pub struct JobConfig {
     pub rebuild: bool,
     /// The languages detection may choose from.
     pub languages: Allowed,
+    /// The language of labels and keywords (default: English where the
+    /// corpus has it, else its most common language).
+    pub label_language: Option<String>,
     /// Which model, and how it runs.
     pub model: ModelConfig,
     /// Whether progress bars are drawn.
@@ -71,6 +74,12 @@ impl ModelConfig {
     }
 }
 
+/// How labels are chosen, for run.json.
+const LABEL_METHOD: &str = "candidates by class-based TF-IDF in the label language, embedded \
+    with the model, scored by closeness to the theme's centroid against the nearest other \
+    theme in the language-corrected space, picked by maximal marginal relevance; no label \
+    word in two themes";
+
 /// The vectors of a corpus and what it took to get them.
 struct Embedded {
     vectors: Array2<f32>,
@@ -90,6 +99,8 @@ pub fn run(config: &JobConfig) -> anyhow::Result<()> {
     let mut corpus = read(config)?;
     clock.lap("ingest");
     let languages = language::identify(&mut corpus.paragraphs, &config.languages);
+    let label_language =
+        describe::label_language(&corpus.paragraphs, config.label_language.as_deref())?;
     clock.lap("language");
     let embedder = config.model.load()?;
     clock.lap("model_load");
@@ -114,7 +125,15 @@ pub fn run(config: &JobConfig) -> anyhow::Result<()> {
     );
     let clustering = cluster(config, &options, &embedded, &mut corpus)?;
     clock.lap("cluster");
-    let themes = describe::describe(&corpus.paragraphs, &clustering);
+    let cache = std::cell::RefCell::new(cache);
+    let vectors =
+        |terms: &[String]| refresh::embed_terms(&embedder, &mut cache.borrow_mut(), terms);
+    let labelling = Labelling {
+        language: &label_language,
+        vectors: &vectors,
+    };
+    let themes = describe::describe(&corpus.paragraphs, &clustering, &labelling)?;
+    let mut cache = cache.into_inner();
     clock.lap("describe");
     let identified = refresh::identify(
         &previous,
@@ -134,6 +153,7 @@ pub fn run(config: &JobConfig) -> anyhow::Result<()> {
     };
     let stages = Stages {
         corpus: &corpus,
+        label_language: &label_language,
         languages,
         embedder: &embedder,
         embedded: &embedded,
@@ -222,6 +242,7 @@ fn cluster(
 /// What the stages produced, as the run record tells it.
 struct Stages<'a> {
     corpus: &'a Corpus,
+    label_language: &'a str,
     languages: LanguageReport,
     embedder: &'a Embedder,
     embedded: &'a Embedded,
@@ -236,6 +257,7 @@ fn record(
 ) -> RunRecord {
     let Stages {
         corpus,
+        label_language,
         languages: language_report,
         embedder,
         embedded,
@@ -267,6 +289,10 @@ fn record(
             stats: embedded.stats.clone(),
         },
         k: clustering.k(),
+        labels: LabelRecord {
+            language: label_language.to_string(),
+            method: LABEL_METHOD.into(),
+        },
         k_selection: clustering.selection.clone(),
         debias: config.debias,
         seed: config.seed,

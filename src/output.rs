@@ -317,6 +317,9 @@ fn themes_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         "new_paragraphs",
         "previous_theme",
         "keywords",
+        "keywords_by_language",
+        "files",
+        "single_source",
         "representative_text",
     ])?;
     for named in r.themes {
@@ -332,6 +335,9 @@ fn themes_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             named.new_paragraphs.to_string(),
             text_cell(&named.previous_theme),
             text_cell(&t.keywords.join(", ")),
+            text_cell(&t.keywords_by_language_summary()),
+            t.files.to_string(),
+            t.single_source.to_string(),
             text_cell(&r.paragraphs[t.representative].text),
         ])?;
     }

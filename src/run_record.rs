@@ -39,6 +39,8 @@ pub struct RunRecord {
     pub k: usize,
     /// How k was chosen.
     pub k_selection: KSelection,
+    /// How the themes were named.
+    pub labels: LabelRecord,
     /// How the language signal was removed.
     pub debias: Debias,
     /// The k-means seed.
@@ -72,6 +74,15 @@ pub struct ModelRecord {
     pub identity: String,
     /// Where the weights came from (provenance.json).
     pub provenance: serde_json::Value,
+}
+
+/// How the themes were named.
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelRecord {
+    /// ISO 639-1 code of the labels and keywords.
+    pub language: String,
+    /// How they were chosen, in words.
+    pub method: String,
 }
 
 /// What the embedding stage did.

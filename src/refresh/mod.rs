@@ -15,7 +15,7 @@ use ndarray::{Array2, ArrayView2};
 use crate::cluster::{ClusterOptions, Clustering, KChoice};
 use crate::describe::{NamedTheme, Theme};
 use crate::embed::{EmbedError, EmbedStats, Embedder};
-use crate::ingest::Paragraph;
+use crate::ingest::{text_key, Paragraph};
 use cache::{CacheError, EmbeddingCache};
 use history::{History, Stored, ThemeRecord};
 pub use history::{RetiredTheme, BACKUP_FILE, HISTORY_FILE};
@@ -38,13 +38,11 @@ pub enum RefreshError {
     /// The model failed.
     #[error(transparent)]
     Embed(#[from] EmbedError),
-    /// The model gave a paragraph an invalid vector.
-    #[error("{file} paragraph {number}: {error}")]
-    Paragraph {
-        /// Its file.
-        file: String,
-        /// Its number in the file.
-        number: usize,
+    /// The model gave a text an invalid vector.
+    #[error("{what}: {error}")]
+    Text {
+        /// Which text ("file.txt paragraph 3").
+        what: String,
         /// What went wrong.
         error: Box<EmbedError>,
     },
@@ -141,29 +139,36 @@ impl Previous {
     }
 }
 
-/// Embeds the paragraphs, taking every vector the cache has for this model
-/// and embedding (and caching) only the rest; fills in when each paragraph
-/// was first seen (from the cache, else the history, else `today`). Returns
-/// the vectors, one row per paragraph, what the model did, and how many
-/// came from the cache.
-pub fn embed_with_cache(
+/// Texts to embed through the cache: their keys, their texts, and how a
+/// message names each.
+struct Keyed<'a> {
+    /// What the items are, plural ("paragraphs").
+    noun: &'a str,
+    keys: Vec<&'a str>,
+    texts: Vec<&'a str>,
+    name: &'a dyn Fn(usize) -> String,
+}
+
+/// Embeds `items`, taking every vector the cache has for this model and
+/// embedding (and caching, chunk by chunk) only the rest. Returns the
+/// vectors, one row per item, what the model did, and how many came from
+/// the cache.
+fn embed_keyed(
     embedder: &Embedder,
     cache: &mut EmbeddingCache,
-    previous: &Previous,
-    paragraphs: &mut [Paragraph],
-    today: &str,
+    items: &Keyed,
     progress: &dyn Fn(usize),
 ) -> Result<(Array2<f32>, EmbedStats, usize), RefreshError> {
     let model = embedder.identity();
-    let keys: Vec<&str> = paragraphs.iter().map(|p| p.key.as_str()).collect();
-    let cached = cache.lookup(&model, &keys, embedder.dimension())?;
+    let keys = &items.keys;
+    let cached = cache.lookup(&model, keys, embedder.dimension())?;
     let missing: Vec<usize> = (0..keys.len()).filter(|&i| cached[i].is_none()).collect();
     let reused = keys.len() - missing.len();
     tracing::info!(
-        "embedding {} new paragraphs ({reused} from the cache)",
-        missing.len()
+        "embedding {} new {} ({reused} from the cache)",
+        missing.len(),
+        items.noun
     );
-
     let mut vectors = Array2::<f32>::zeros((keys.len(), embedder.dimension()));
     for (i, vector) in cached.iter().enumerate() {
         if let Some(v) = vector {
@@ -172,47 +177,88 @@ pub fn embed_with_cache(
     }
     let mut stats = EmbedStats::default();
     for chunk in missing.chunks(CACHE_CHUNK) {
-        let texts: Vec<&str> = chunk.iter().map(|&i| paragraphs[i].text.as_str()).collect();
+        let texts: Vec<&str> = chunk.iter().map(|&i| items.texts[i]).collect();
         let done_before = stats.texts;
-        let named = |index: usize| &paragraphs[chunk[index]];
+        let name = |index: usize| (items.name)(chunk[index]);
         let (embedded, mut chunk_stats) = embedder
             .embed(&texts, &|done| progress(reused + done_before + done))
             .map_err(|error| match error {
-                EmbedError::NonFinite { index } => RefreshError::Paragraph {
-                    file: named(index).file.clone(),
-                    number: named(index).number,
+                EmbedError::NonFinite { index } => RefreshError::Text {
+                    what: name(index),
                     error: Box::new(error),
                 },
                 other => other.into(),
             })?;
         for index in std::mem::take(&mut chunk_stats.cut_texts) {
             tracing::warn!(
-                "{} paragraph {}: longer than --max-paragraph-tokens {}; only its start is embedded",
-                named(index).file,
-                named(index).number,
+                "{}: longer than --max-paragraph-tokens {}; only its start is embedded",
+                name(index),
                 embedder.max_tokens()
             );
         }
-        let items: Vec<(&str, &[f32])> = chunk
+        let rows: Vec<(&str, &[f32])> = chunk
             .iter()
             .zip(embedded.rows())
             .map(|(&i, row)| (keys[i], row.to_slice().expect("rows are contiguous")))
             .collect();
-        cache.store(&model, &items)?;
+        cache.store(&model, &rows)?;
         for (&i, row) in chunk.iter().zip(embedded.rows()) {
             vectors.row_mut(i).assign(&row);
         }
         stats += chunk_stats;
     }
     progress(keys.len());
+    Ok((vectors, stats, reused))
+}
 
-    let seen = cache.first_seen(&keys)?;
+/// Embeds the paragraphs through the cache (see [`embed_keyed`]) and fills
+/// in when each was first seen (from the cache, else the history, else
+/// `today`).
+pub fn embed_with_cache(
+    embedder: &Embedder,
+    cache: &mut EmbeddingCache,
+    previous: &Previous,
+    paragraphs: &mut [Paragraph],
+    today: &str,
+    progress: &dyn Fn(usize),
+) -> Result<(Array2<f32>, EmbedStats, usize), RefreshError> {
+    let name = |i: usize| format!("{} paragraph {}", paragraphs[i].file, paragraphs[i].number);
+    let items = Keyed {
+        noun: "paragraphs",
+        keys: paragraphs.iter().map(|p| p.key.as_str()).collect(),
+        texts: paragraphs.iter().map(|p| p.text.as_str()).collect(),
+        name: &name,
+    };
+    let (vectors, stats, reused) = embed_keyed(embedder, cache, &items, progress)?;
+    let seen = cache.first_seen(&items.keys)?;
+    drop(items);
     for (p, day) in paragraphs.iter_mut().zip(seen) {
         let day = day.or_else(|| previous.first_seen(&p.key).cloned());
         p.is_new = day.is_none();
         p.first_seen = day.unwrap_or_else(|| today.to_string());
     }
     Ok((vectors, stats, reused))
+}
+
+/// The model's vectors for label candidates, cached like paragraphs' under
+/// keys of their own.
+pub fn embed_terms(
+    embedder: &Embedder,
+    cache: &mut EmbeddingCache,
+    terms: &[String],
+) -> Result<Array2<f32>, RefreshError> {
+    let keys: Vec<String> = terms
+        .iter()
+        .map(|t| text_key(&format!("term\u{0}{t}")))
+        .collect();
+    let name = |i: usize| format!("label candidate {:?}", terms[i]);
+    let items = Keyed {
+        noun: "label candidates",
+        keys: keys.iter().map(String::as_str).collect(),
+        texts: terms.iter().map(String::as_str).collect(),
+        name: &name,
+    };
+    Ok(embed_keyed(embedder, cache, &items, &|_| {})?.0)
 }
 
 /// Records the paragraphs seen for the first time, once their run's report

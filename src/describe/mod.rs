@@ -1,0 +1,402 @@
+//! The `describe` stage: what each theme is about. Size, paragraphs per
+//! language and per file, cohesion, the paragraphs closest to the centroid
+//! per language, keywords per language by class-based TF-IDF (`terms` says
+//! what a word is), and a label and keywords in one language chosen with
+//! the model (`labels`).
+
+mod labels;
+mod terms;
+
+use std::collections::{BTreeMap, HashMap};
+
+use ndarray::Array2;
+
+use crate::cluster::Clustering;
+use crate::ingest::Paragraph;
+
+const KEYWORDS_PER_THEME: usize = 12;
+/// Keywords shown per language in `keywords_by_language`.
+const KEYWORDS_PER_LANGUAGE: usize = 5;
+/// A theme with at least this share of its paragraphs from one file is
+/// single-source.
+const SINGLE_SOURCE_SHARE: f64 = 0.9;
+/// Closest paragraphs listed per theme and language.
+pub const EXAMPLES_PER_LANGUAGE: usize = 3;
+
+/// A paragraph that shows what its theme is about in one language.
+#[derive(Debug, Clone)]
+pub struct Example {
+    /// The language it stands for.
+    pub language: String,
+    /// 1-based rank within its theme and language.
+    pub rank: usize,
+    /// Index of the paragraph in the corpus.
+    pub paragraph: usize,
+    /// Cosine to the theme's centroid.
+    pub similarity: f32,
+}
+
+/// What one theme of a clustering is about.
+#[derive(Debug, Clone)]
+pub struct Theme {
+    /// The clustering's 0-based label of this theme (largest first).
+    pub cluster: usize,
+    /// Two or three keywords in the label language, joined with " · ",
+    /// sharing no word with another theme's label.
+    pub label: String,
+    /// Paragraphs in the theme.
+    pub size: usize,
+    /// (language, paragraphs), most paragraphs first.
+    pub languages: Vec<(String, usize)>,
+    /// Mean cosine of the members to the centroid.
+    pub cohesion: f32,
+    /// Words and phrases that set the theme apart, in the label language.
+    pub keywords: Vec<String>,
+    /// Per language of the theme (largest first), its telling terms.
+    pub keywords_by_language: Vec<(String, Vec<String>)>,
+    /// Index of the paragraph closest to the centroid, in the label
+    /// language where the theme has one.
+    pub representative: usize,
+    /// Files the theme's paragraphs come from.
+    pub files: usize,
+    /// Whether 90 % or more of them come from one file.
+    pub single_source: bool,
+    /// The closest paragraphs, per language.
+    pub examples: Vec<Example>,
+}
+
+impl Theme {
+    /// "zh: 协作, 客户; he: …", largest language first.
+    pub fn keywords_by_language_summary(&self) -> String {
+        self.keywords_by_language
+            .iter()
+            .filter(|(_, words)| !words.is_empty())
+            .map(|(l, words)| format!("{l}: {}", words.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// "en:24 he:9 zh:7".
+    pub fn language_summary(&self) -> String {
+        self.languages
+            .iter()
+            .map(|(l, n)| format!("{l}:{n}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// A theme with the identity it keeps across runs (given by `refresh`).
+#[derive(Debug, Clone)]
+pub struct NamedTheme {
+    /// Stable id, never reused for another theme.
+    pub id: usize,
+    /// Day the theme first appeared.
+    pub first_seen: String,
+    /// Its paragraphs that no earlier run saw.
+    pub new_paragraphs: usize,
+    /// "4 (old label)" where the theme took its paragraphs from another
+    /// theme, or kept its id under a new label; empty otherwise.
+    pub previous_theme: String,
+    /// What the theme is about.
+    pub theme: Theme,
+}
+
+/// A label language the corpus has no paragraph in.
+#[derive(Debug, thiserror::Error)]
+#[error("--label-language {asked}: no paragraph is in that language; the corpus has {available}")]
+pub struct NoSuchLanguage {
+    /// The language asked for.
+    pub asked: String,
+    /// The corpus's languages with their paragraphs, most first.
+    pub available: String,
+}
+
+/// The language labels are written in: the one asked for, else English
+/// where the corpus has English paragraphs, else its most common language.
+pub fn label_language(
+    paragraphs: &[Paragraph],
+    asked: Option<&str>,
+) -> Result<String, NoSuchLanguage> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for p in paragraphs {
+        *counts.entry(p.language.as_str()).or_default() += 1;
+    }
+    let mut by_size: Vec<(&str, usize)> = counts.into_iter().collect();
+    by_size.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    match asked {
+        Some(code) if by_size.iter().any(|(l, _)| *l == code) => Ok(code.to_string()),
+        Some(code) => Err(NoSuchLanguage {
+            asked: code.to_string(),
+            available: by_size
+                .iter()
+                .map(|(l, n)| format!("{l} ({n})"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+        None if by_size.iter().any(|(l, _)| *l == "en") => Ok("en".into()),
+        None => Ok(by_size.first().map_or("en", |(l, _)| l).to_string()),
+    }
+}
+
+/// The model's vectors for terms, one unit row each, as for paragraphs.
+pub type TermVectors<'a, E> = &'a dyn Fn(&[String]) -> Result<Array2<f32>, E>;
+
+/// How themes are named: in which language, with which model.
+pub struct Labelling<'a, E> {
+    /// ISO 639-1 code of the labels and keywords.
+    pub language: &'a str,
+    /// The model's vectors for terms, one unit row each, as for paragraphs.
+    pub vectors: TermVectors<'a, E>,
+}
+
+/// Describes every theme of `clustering`, whose labels are aligned with
+/// `paragraphs` (their languages filled in).
+pub fn describe<E>(
+    paragraphs: &[Paragraph],
+    clustering: &Clustering,
+    labelling: &Labelling<E>,
+) -> Result<Vec<Theme>, E> {
+    let words = terms::corpus_terms(paragraphs);
+    let counts = TermCounts::count(&words, paragraphs, &clustering.labels, clustering.k());
+    let candidates = counts.candidates(labelling.language);
+    let offset = clustering
+        .warm_start
+        .offsets
+        .get(labelling.language)
+        .map(Vec::as_slice);
+    let chosen = labels::choose(
+        &candidates,
+        clustering,
+        offset,
+        KEYWORDS_PER_THEME,
+        labelling.vectors,
+    )?;
+    Ok((0..clustering.k())
+        .map(|theme| {
+            let members: Vec<usize> = (0..paragraphs.len())
+                .filter(|&i| clustering.labels[i] == theme)
+                .collect();
+            let mut described =
+                theme_of(paragraphs, clustering, theme, &members, labelling.language);
+            described.keywords_by_language = counts.by_language(theme);
+            if let Some(c) = chosen.get(theme).filter(|c| !c.label.is_empty()) {
+                described.label = c.label.clone();
+                described.keywords = c.keywords.clone();
+            }
+            described
+        })
+        .collect())
+}
+
+/// A theme's facts but for its words: sizes, examples, sources.
+fn theme_of(
+    paragraphs: &[Paragraph],
+    clustering: &Clustering,
+    theme: usize,
+    members: &[usize],
+    label_language: &str,
+) -> Theme {
+    let languages: Vec<&str> = paragraphs.iter().map(|p| p.language.as_str()).collect();
+    let language_counts = language_counts(members, &languages);
+    let similarity = |i: usize| clustering.similarity(i);
+    // Similarities equal to the 4 decimals the CSV shows count as a tie,
+    // broken by input order, so float noise cannot reorder examples.
+    let shown = |i: usize| (similarity(i) as f64 * 1e4).round() as i64;
+    let mut ranked = members.to_vec();
+    ranked.sort_by(|a, b| shown(*b).cmp(&shown(*a)).then(a.cmp(b)));
+    let examples = language_counts
+        .iter()
+        .flat_map(|(language, _)| {
+            ranked
+                .iter()
+                .filter(|&&i| languages[i] == language)
+                .take(EXAMPLES_PER_LANGUAGE)
+                .enumerate()
+                .map(|(rank, &i)| Example {
+                    language: language.clone(),
+                    rank: rank + 1,
+                    paragraph: i,
+                    similarity: similarity(i),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut per_file: HashMap<&str, usize> = HashMap::new();
+    for &i in members {
+        *per_file.entry(paragraphs[i].file.as_str()).or_default() += 1;
+    }
+    let largest_file = per_file.values().copied().max().unwrap_or(0);
+    Theme {
+        cluster: theme,
+        label: format!("theme {}", theme + 1),
+        size: members.len(),
+        languages: language_counts,
+        cohesion: members.iter().map(|&i| similarity(i)).sum::<f32>() / members.len().max(1) as f32,
+        keywords: Vec::new(),
+        keywords_by_language: Vec::new(),
+        representative: ranked
+            .iter()
+            .copied()
+            .find(|&i| languages[i] == label_language)
+            .unwrap_or(ranked[0]),
+        files: per_file.len(),
+        single_source: largest_file as f64 >= SINGLE_SOURCE_SHARE * members.len() as f64,
+        examples,
+    }
+}
+
+/// (language, paragraphs) of `members`, most paragraphs first.
+fn language_counts(members: &[usize], languages: &[&str]) -> Vec<(String, usize)> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for &i in members {
+        *counts.entry(languages[i]).or_default() += 1;
+    }
+    let mut counts: Vec<(String, usize)> = counts
+        .into_iter()
+        .map(|(l, n)| (l.to_string(), n))
+        .collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    counts
+}
+
+/// Term counts per theme and language, the input of class-based TF-IDF.
+struct TermCounts<'a> {
+    per_theme_language: Vec<BTreeMap<&'a str, HashMap<&'a str, usize>>>,
+    paragraphs_per_language: Vec<HashMap<&'a str, usize>>,
+    theme_totals: Vec<usize>,
+    overall: HashMap<&'a str, usize>,
+}
+
+impl<'a> TermCounts<'a> {
+    fn count(
+        words: &'a [Vec<String>],
+        paragraphs: &'a [Paragraph],
+        labels: &[usize],
+        k: usize,
+    ) -> Self {
+        let mut counts = TermCounts {
+            per_theme_language: vec![BTreeMap::new(); k],
+            paragraphs_per_language: vec![HashMap::new(); k],
+            theme_totals: vec![0; k],
+            overall: HashMap::new(),
+        };
+        for ((terms, p), &theme) in words.iter().zip(paragraphs).zip(labels) {
+            let language = p.language.as_str();
+            let theme_counts = counts.per_theme_language[theme]
+                .entry(language)
+                .or_default();
+            for term in terms {
+                *theme_counts.entry(term.as_str()).or_default() += 1;
+                *counts.overall.entry(term.as_str()).or_default() += 1;
+            }
+            counts.theme_totals[theme] += terms.len();
+            *counts.paragraphs_per_language[theme]
+                .entry(language)
+                .or_default() += 1;
+        }
+        counts
+    }
+
+    /// Per language of `theme` (largest first), its best terms.
+    fn by_language(&self, theme: usize) -> Vec<(String, Vec<String>)> {
+        self.ranked(theme)
+            .into_iter()
+            .map(|(_, language, terms)| {
+                let words = terms
+                    .into_iter()
+                    .take(KEYWORDS_PER_LANGUAGE)
+                    .map(str::to_string)
+                    .collect();
+                (language.to_string(), words)
+            })
+            .collect()
+    }
+
+    /// The candidates for labels in `language`: each theme's own best terms
+    /// in it, and the language's most frequent terms in the whole corpus.
+    fn candidates(&self, language: &str) -> labels::Candidates {
+        let own = (0..self.theme_totals.len())
+            .map(|theme| {
+                self.ranked(theme)
+                    .into_iter()
+                    .find(|(_, l, _)| *l == language)
+                    .map(|(_, _, terms)| {
+                        terms
+                            .into_iter()
+                            .take(labels::OWN_CANDIDATES)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        let mut totals: HashMap<&str, usize> = HashMap::new();
+        for per_language in &self.per_theme_language {
+            for (term, n) in per_language.get(language).into_iter().flatten() {
+                *totals.entry(term).or_default() += n;
+            }
+        }
+        let mut corpus: Vec<(&str, usize)> = totals.into_iter().filter(|&(_, n)| n >= 2).collect();
+        corpus.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        labels::Candidates {
+            own,
+            corpus: corpus.into_iter().map(|(t, _)| t.to_string()).collect(),
+        }
+    }
+
+    /// Each language of `theme` with its paragraph count and its terms, best
+    /// first; languages with the most paragraphs first.
+    fn ranked(&self, theme: usize) -> Vec<(usize, &'a str, Vec<&'a str>)> {
+        let k = self.theme_totals.len();
+        let average = self.theme_totals.iter().sum::<usize>() as f64 / k.max(1) as f64;
+        let total = self.theme_totals[theme].max(1) as f64;
+        let mut ranked: Vec<(usize, &str, Vec<&str>)> = self.per_theme_language[theme]
+            .iter()
+            .map(|(&language, counts)| {
+                let mut scored: Vec<(f64, &str)> = counts
+                    .iter()
+                    .filter(|(_, &count)| count >= 2 || counts.len() < 20)
+                    .map(|(&term, &count)| {
+                        let idf = (1.0 + average / self.overall[term] as f64).ln();
+                        (count as f64 / total * idf, term)
+                    })
+                    .collect();
+                scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+                let size = self.paragraphs_per_language[theme][language];
+                (size, language, scored.into_iter().map(|(_, t)| t).collect())
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        ranked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_are_listed_per_language_largest_first() {
+        let p = |text: &str, language: &str| {
+            let mut paragraph = Paragraph::new("f".into(), 1, text.into());
+            paragraph.language = language.into();
+            paragraph
+        };
+        let paragraphs = vec![
+            p("marketing budget marketing budget strategy", "en"),
+            p("marketing budget marketing strategy", "en"),
+            p("שיווק תקציב שיווק תקציב", "he"),
+            p("holiday travel beach holiday travel", "en"),
+        ];
+        let words = terms::corpus_terms(&paragraphs);
+        let counts = TermCounts::count(&words, &paragraphs, &[0, 0, 0, 1], 2);
+        let by_language = counts.by_language(0);
+        assert_eq!(by_language[0].0, "en");
+        assert_eq!(by_language[0].1[0], "marketing");
+        assert_eq!(by_language[1].0, "he");
+        let candidates = counts.candidates("en");
+        assert!(candidates.own[1].contains(&"holiday".to_string()));
+        assert!(candidates.corpus.contains(&"marketing budget".to_string()));
+    }
+}

@@ -1,0 +1,369 @@
+//! The words of a paragraph, as keywords and labels count them: segmented
+//! per language (jieba for Chinese, script runs for Japanese, Unicode words
+//! elsewhere), lower-cased, numbers and markup dropped, each language's stop
+//! words dropped, then cleaned with the corpus's own evidence: a Hebrew or
+//! Arabic word loses a clitic prefix where the rest is a word of the corpus,
+//! and a word in a large share of one language's paragraphs says nothing.
+//! Two adjacent content words also make a phrase.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::ingest::Paragraph;
+
+/// A word in more than this share of one language's paragraphs says
+/// nothing about any theme.
+const COMMON_SHARE: f64 = 0.25;
+/// Languages with fewer paragraphs than this have no corpus stop words.
+const COMMON_MIN_PARAGRAPHS: usize = 20;
+
+/// One-letter prefixes that attach to the next word: Hebrew's and, the,
+/// in, to, that, from, as; Arabic's and, the (two letters), by, to, as.
+fn clitics(language: &str) -> &'static [&'static str] {
+    match language {
+        "he" => &["ו", "ה", "ב", "ל", "ש", "מ", "כ"],
+        "ar" => &["وال", "بال", "لل", "ال", "و", "ب", "ل", "ك"],
+        _ => &[],
+    }
+}
+
+/// Every paragraph's terms: its content words and two-word phrases, cleaned
+/// with the evidence of the whole corpus (see the module notes).
+pub fn corpus_terms(paragraphs: &[Paragraph]) -> Vec<Vec<String>> {
+    let words: Vec<Vec<Option<String>>> = paragraphs
+        .par_iter()
+        .map(|p| content_words(&p.text, &p.language))
+        .collect();
+    let mut vocabulary: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for (p, ws) in paragraphs.iter().zip(&words) {
+        vocabulary
+            .entry(p.language.as_str())
+            .or_default()
+            .extend(ws.iter().flatten().map(String::as_str));
+    }
+    let stripped: Vec<Vec<Option<String>>> = paragraphs
+        .iter()
+        .zip(&words)
+        .map(|(p, ws)| {
+            let known = &vocabulary[p.language.as_str()];
+            ws.iter()
+                .map(|w| {
+                    w.as_ref()
+                        .and_then(|w| without_clitic(w, &p.language, known))
+                })
+                .collect()
+        })
+        .collect();
+    let common = common_words(paragraphs, &stripped);
+    paragraphs
+        .iter()
+        .zip(stripped)
+        .map(|(p, ws)| {
+            let common = common.get(p.language.as_str());
+            let kept: Vec<Option<String>> = ws
+                .into_iter()
+                .map(|w| w.filter(|w| common.is_none_or(|c| !c.contains(w))))
+                .collect();
+            with_phrases(kept, &p.language)
+        })
+        .collect()
+}
+
+/// `word` without a clitic prefix where the rest is a word of the corpus
+/// (and not a stop word); `None` where what is left is a stop word.
+fn without_clitic(word: &str, language: &str, known: &HashSet<&str>) -> Option<String> {
+    for prefix in clitics(language) {
+        if let Some(rest) = word.strip_prefix(prefix) {
+            if rest.chars().count() >= 2
+                && (known.contains(rest) || stop_words(language).contains(rest))
+            {
+                return (!stop_words(language).contains(rest)).then(|| rest.to_string());
+            }
+        }
+    }
+    Some(word.to_string())
+}
+
+/// Per language with enough paragraphs, the words in more than
+/// [`COMMON_SHARE`] of them.
+fn common_words<'a>(
+    paragraphs: &'a [Paragraph],
+    words: &[Vec<Option<String>>],
+) -> HashMap<&'a str, HashSet<String>> {
+    let mut paragraphs_of: HashMap<&str, usize> = HashMap::new();
+    let mut containing: HashMap<(&str, &str), usize> = HashMap::new();
+    for (p, ws) in paragraphs.iter().zip(words) {
+        let language = p.language.as_str();
+        *paragraphs_of.entry(language).or_default() += 1;
+        let distinct: HashSet<&str> = ws.iter().flatten().map(String::as_str).collect();
+        for w in distinct {
+            *containing.entry((language, w)).or_default() += 1;
+        }
+    }
+    let mut common: HashMap<&str, HashSet<String>> = HashMap::new();
+    for ((language, word), n) in containing {
+        let total = paragraphs_of[language];
+        if total >= COMMON_MIN_PARAGRAPHS && n as f64 > COMMON_SHARE * total as f64 {
+            common.entry(language).or_default().insert(word.to_string());
+        }
+    }
+    common
+}
+
+/// The kept words, and a phrase for each two kept words that stood side by
+/// side (a dropped word between them breaks the phrase).
+fn with_phrases(words: Vec<Option<String>>, language: &str) -> Vec<String> {
+    let joiner = if matches!(language, "zh" | "ja") {
+        ""
+    } else {
+        " "
+    };
+    let mut terms: Vec<String> = words.iter().flatten().cloned().collect();
+    for pair in words.windows(2) {
+        if let [Some(a), Some(b)] = pair {
+            if a != b {
+                terms.push(format!("{a}{joiner}{b}"));
+            }
+        }
+    }
+    terms
+}
+
+/// Content words of `text` in `language`, lower-cased, stop words dropped.
+#[cfg(test)]
+fn terms(text: &str, language: &str) -> Vec<String> {
+    content_words(text, language)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Every word of `text`, lower-cased, as `None` where it is no content word
+/// (a stop word, a number, too short), so that phrases do not jump gaps.
+fn content_words(text: &str, language: &str) -> Vec<Option<String>> {
+    let raw: Vec<String> = match language {
+        "zh" => jieba()
+            .cut(text, true)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        "ja" => script_runs(text),
+        _ => text.unicode_words().map(str::to_string).collect(),
+    };
+    let stop = stop_words(language);
+    let english = stop_words("en");
+    raw.into_iter()
+        .map(|w| w.to_lowercase())
+        .filter(|w| {
+            !w.trim().is_empty()
+                && !w
+                    .chars()
+                    .all(|c| c.is_whitespace() || c.is_ascii_punctuation())
+        })
+        .map(|w| {
+            let chars = w.chars().count();
+            let has_letter = w.chars().any(char::is_alphabetic);
+            let cjk = w.chars().any(is_cjk);
+            let content = has_letter
+                && (chars >= 3 || (cjk && chars >= 2))
+                && !stop.contains(&w)
+                && !english.contains(&w);
+            content.then_some(w)
+        })
+        .collect()
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0xAC00..=0xD7AF)
+}
+
+/// Japanese without a dictionary: runs of kanji, of katakana and of Latin
+/// letters are words; hiragana (mostly particles and endings) is dropped.
+fn script_runs(text: &str) -> Vec<String> {
+    #[derive(PartialEq, Clone, Copy)]
+    enum Script {
+        Kanji,
+        Katakana,
+        Latin,
+        Other,
+    }
+    let script = |c: char| match c as u32 {
+        0x4E00..=0x9FFF | 0x3400..=0x4DBF => Script::Kanji,
+        0x30A0..=0x30FF => Script::Katakana,
+        _ if c.is_alphanumeric() && (c as u32) < 0x3000 => Script::Latin,
+        _ => Script::Other,
+    };
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut current_script = Script::Other;
+    for c in text.chars() {
+        let s = script(c);
+        if s != current_script && !current.is_empty() {
+            words.push(std::mem::take(&mut current));
+        }
+        if s != Script::Other {
+            current.push(c);
+        }
+        current_script = s;
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+fn jieba() -> &'static jieba_rs::Jieba {
+    static JIEBA: OnceLock<jieba_rs::Jieba> = OnceLock::new();
+    JIEBA.get_or_init(jieba_rs::Jieba::new)
+}
+
+/// Languages the stop-words crate has lists for (it panics on others).
+const STOP_WORD_LANGUAGES: [&str; 58] = [
+    "af", "ar", "bg", "bn", "br", "ca", "cs", "da", "de", "el", "en", "eo", "es", "et", "eu", "fa",
+    "fi", "fr", "ga", "gl", "gu", "ha", "he", "hi", "hr", "hu", "hy", "id", "it", "ja", "ko", "ku",
+    "la", "lt", "lv", "mr", "ms", "nl", "no", "pl", "pt", "ro", "ru", "sk", "sl", "so", "st", "sv",
+    "sw", "th", "tl", "tr", "uk", "ur", "vi", "yo", "zh", "zu",
+];
+
+/// Frequent function words missing from the stop-words crate's lists.
+fn extra_stop_words(language: &str) -> &'static [&'static str] {
+    match language {
+        "he" => &[
+            "כדי",
+            "יותר",
+            "גם",
+            "רק",
+            "כל",
+            "אשר",
+            "היא",
+            "הוא",
+            "זה",
+            "זו",
+            "של",
+            "את",
+            "על",
+            "עם",
+            "הם",
+            "הן",
+            "אבל",
+            "אם",
+            "כמו",
+            "מאוד",
+            "להיות",
+            "יכול",
+            "יכולים",
+            "שלהם",
+            "שלנו",
+            "שלך",
+            "אחד",
+            "אחת",
+            "בין",
+            "לא",
+            "כבר",
+            "ידי",
+            "צריך",
+            "צריכים",
+            "עוד",
+            "היום",
+        ],
+        "pl" => &[
+            "się",
+            "oraz",
+            "jest",
+            "które",
+            "która",
+            "który",
+            "może",
+            "także",
+            "również",
+        ],
+        "en" => &[
+            "also", "can", "may", "will", "one", "many", "much", "more", "most", "must", "like",
+        ],
+        _ => &[],
+    }
+}
+
+pub fn stop_words(language: &str) -> &'static HashSet<String> {
+    static LISTS: OnceLock<std::sync::Mutex<HashMap<String, &'static HashSet<String>>>> =
+        OnceLock::new();
+    let lists = LISTS.get_or_init(Default::default);
+    let mut lists = lists.lock().expect("stop-word cache is never poisoned");
+    lists.entry(language.to_string()).or_insert_with(|| {
+        let mut words: HashSet<String> = if STOP_WORD_LANGUAGES.contains(&language) {
+            stop_words::get(language)
+                .into_iter()
+                .map(|w| w.to_lowercase())
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        words.extend(extra_stop_words(language).iter().map(|w| w.to_string()));
+        Box::leak(Box::new(words))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chinese_is_segmented_and_stop_words_dropped() {
+        let t = terms(
+            "企业的业务目标已发生变化，如今每个人都有责任推动全组织范围的发展",
+            "zh",
+        );
+        assert!(
+            t.contains(&"企业".to_string()) && t.contains(&"业务".to_string()),
+            "{t:?}"
+        );
+        assert!(!t.iter().any(|w| w == "的"), "{t:?}");
+        let en = terms(
+            "The marketing officers and the operations of the company",
+            "en",
+        );
+        assert_eq!(en, vec!["marketing", "officers", "operations", "company"]);
+    }
+
+    #[test]
+    fn japanese_words_are_script_runs() {
+        assert_eq!(
+            script_runs("インストールの前に、ハードウェアの要件を確認"),
+            vec!["インストール", "前", "ハードウェア", "要件", "確認"]
+        );
+    }
+
+    #[test]
+    fn hebrew_prefixes_come_off_where_the_corpus_knows_the_word_and_phrases_do_not_jump() {
+        let p = |text: &str| {
+            let mut paragraph = Paragraph::new("f".into(), 1, text.into());
+            paragraph.language = "he".into();
+            paragraph
+        };
+        let paragraphs = vec![
+            p("התקציב של השיווק גדל"),
+            p("תקציב שיווק חדש לטווח ארוך שהם בנו"),
+        ];
+        let terms = corpus_terms(&paragraphs);
+        assert!(terms[0].contains(&"תקציב".to_string()), "{:?}", terms[0]);
+        assert!(terms[0].contains(&"שיווק".to_string()), "{:?}", terms[0]);
+        assert!(
+            !terms[1].iter().any(|t| t == "שהם" || t == "הם"),
+            "{:?}",
+            terms[1]
+        );
+        let english = corpus_terms(&[{
+            let mut q = Paragraph::new("f".into(), 1, "network driver for the boot loader".into());
+            q.language = "en".into();
+            q
+        }]);
+        assert!(english[0].contains(&"network driver".to_string()));
+        assert!(
+            !english[0].contains(&"driver boot".to_string()),
+            "the stop word breaks it"
+        );
+    }
+}

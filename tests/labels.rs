@@ -1,0 +1,105 @@
+//! Theme labels an analyst can name, on the seeds with default flags: in
+//! English, two or three terms, no stop words, no word in two labels, words
+//! from the theme's own English paragraphs; keywords in every language free
+//! of stop words.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+
+use common::{arg, read_csv, run, run_json, run_ok};
+
+fn stop_words(language: &str) -> HashSet<String> {
+    stop_words::get(language)
+        .into_iter()
+        .map(|w| w.to_lowercase())
+        .collect()
+}
+
+#[test]
+fn seed_labels_are_english_distinct_and_from_the_themes_own_words() {
+    let output = tempfile::tempdir().unwrap();
+    run_ok(&["--output", arg(output.path()), "--quiet"]);
+    assert_eq!(run_json(output.path())["labels"]["language"], "en");
+    let themes = read_csv(&output.path().join("themes.csv"));
+    let paragraphs = read_csv(&output.path().join("paragraphs.csv"));
+    let english_stop = stop_words("en");
+    let mut label_words: HashMap<String, String> = HashMap::new();
+    for theme in &themes {
+        let label = &theme["label"];
+        let terms: Vec<&str> = label.split(" · ").collect();
+        assert!(terms.len() >= 2, "theme {}: {label:?}", theme["theme"]);
+        let english_text: String = paragraphs
+            .iter()
+            .filter(|p| p["theme"] == theme["theme"] && p["language"] == "en")
+            .map(|p| p["text"].to_lowercase())
+            .collect::<Vec<_>>()
+            .join(" ");
+        for word in terms.iter().flat_map(|t| t.split(' ')) {
+            assert!(
+                word.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '\''),
+                "theme {}: {word:?} is not an English word",
+                theme["theme"]
+            );
+            assert!(
+                !english_stop.contains(word),
+                "stop word {word:?} in {label:?}"
+            );
+            if let Some(other) = label_words.insert(word.to_string(), theme["theme"].clone()) {
+                panic!("{word:?} labels themes {other} and {}", theme["theme"]);
+            }
+            if !english_text.is_empty() {
+                assert!(
+                    english_text.contains(word),
+                    "theme {}: {word:?} is not in its English paragraphs",
+                    theme["theme"]
+                );
+            }
+        }
+        for part in theme["keywords_by_language"]
+            .split("; ")
+            .filter(|p| !p.is_empty())
+        {
+            let (language, words) = part.split_once(": ").unwrap();
+            let stop = stop_words(language);
+            for word in words.split(", ") {
+                assert!(!stop.contains(word), "{language} stop word {word:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_label_language_the_corpus_lacks_is_a_usage_error_naming_the_languages() {
+    let output = tempfile::tempdir().unwrap();
+    let out = run(&["--output", arg(output.path()), "--label-language", "de"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--label-language de") && stderr.contains("zh"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn labels_follow_the_label_language() {
+    let output = tempfile::tempdir().unwrap();
+    run_ok(&[
+        "--output",
+        arg(output.path()),
+        "--quiet",
+        "--label-language",
+        "pl",
+    ]);
+    for theme in read_csv(&output.path().join("themes.csv")) {
+        assert!(
+            !theme["label"]
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)
+                    || ('\u{0590}'..='\u{05ff}').contains(&c)),
+            "{}",
+            theme["label"]
+        );
+    }
+}
