@@ -53,3 +53,12 @@ compare-outputs OLD_BINARY:
 ingest-quality:
     cargo run --release -- --input ../shared/bench/installguide/articles --output target/installguide-run --quiet
     python3 benches/ingest_quality.py ../shared/bench/installguide/gold.csv target/installguide-run/paragraphs.csv
+
+# Pictures of what analysts open, for the README: the HTML report (headless
+# Chromium) and the workbook (LibreOffice). Needs chromium, libreoffice-calc
+# and poppler-utils (apt-get install chromium libreoffice-calc poppler-utils).
+screenshots:
+    cargo run --release -- --output target/screenshots --quiet
+    chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking --disable-component-update --disable-sync --user-data-dir=target/chromium-profile --hide-scrollbars --window-size=1100,1500 --screenshot=docs/report.png "file://$PWD/target/screenshots/report.html"
+    soffice --headless --convert-to pdf --outdir target/screenshots target/screenshots/themes.xlsx
+    pdftoppm -r 200 -f 1 -l 1 -x 120 -y 140 -W 1500 -H 380 -png -singlefile target/screenshots/themes.pdf docs/workbook

@@ -114,26 +114,10 @@ pub fn run(config: &JobConfig) -> anyhow::Result<()> {
         &today,
     )?;
     clock.lap("embed");
-    let options = previous.cluster_options(
-        ClusterOptions {
-            k: config.k,
-            seed: config.seed,
-            debias: config.debias,
-            ..Default::default()
-        },
-        corpus.paragraphs.len(),
-    );
+    let options = previous.cluster_options(config.cluster_options(), corpus.paragraphs.len());
     let clustering = cluster(config, &options, &embedded, &mut corpus)?;
     clock.lap("cluster");
-    let cache = std::cell::RefCell::new(cache);
-    let vectors =
-        |terms: &[String]| refresh::embed_terms(&embedder, &mut cache.borrow_mut(), terms);
-    let labelling = Labelling {
-        language: &label_language,
-        vectors: &vectors,
-    };
-    let themes = describe::describe(&corpus.paragraphs, &clustering, &labelling)?;
-    let mut cache = cache.into_inner();
+    let themes = describe(&embedder, &mut cache, &corpus, &clustering, &label_language)?;
     clock.lap("describe");
     let identified = refresh::identify(
         &previous,
@@ -164,9 +148,54 @@ pub fn run(config: &JobConfig) -> anyhow::Result<()> {
     record.timings_seconds = clock.laps();
     record.seconds = clock.elapsed();
     let history = identified.history_files(&previous)?;
-    write(config, &corpus, &identified, &record, &embedded, &history)?;
+    let places = output::project(
+        clustering.vectors.view(),
+        &clustering.labels,
+        clustering.k(),
+    );
+    write(
+        config,
+        &corpus,
+        &identified,
+        &record,
+        &embedded,
+        &history,
+        &places,
+    )?;
     refresh::remember_sightings(&mut cache, &corpus.paragraphs, &today)?;
     Ok(())
+}
+
+impl JobConfig {
+    fn cluster_options(&self) -> ClusterOptions {
+        ClusterOptions {
+            k: self.k,
+            seed: self.seed,
+            debias: self.debias,
+            ..Default::default()
+        }
+    }
+}
+
+/// Describes the themes, their labels' candidates embedded through the cache.
+fn describe(
+    embedder: &Embedder,
+    cache: &mut EmbeddingCache,
+    corpus: &Corpus,
+    clustering: &Clustering,
+    label_language: &str,
+) -> anyhow::Result<Vec<describe::Theme>> {
+    let cache = std::cell::RefCell::new(cache);
+    let vectors = |terms: &[String]| refresh::embed_terms(embedder, &mut cache.borrow_mut(), terms);
+    let labelling = Labelling {
+        language: label_language,
+        vectors: &vectors,
+    };
+    Ok(describe::describe(
+        &corpus.paragraphs,
+        clustering,
+        &labelling,
+    )?)
 }
 
 fn read(config: &JobConfig) -> anyhow::Result<Corpus> {
@@ -319,12 +348,14 @@ fn write(
     record: &RunRecord,
     embedded: &Embedded,
     history: &[(&str, Vec<u8>)],
+    places: &[(f32, f32)],
 ) -> anyhow::Result<()> {
     let report = output::Report {
         paragraphs: &corpus.paragraphs,
         themes: &identified.themes,
         run: record,
         embeddings: config.save_embeddings.then_some(&embedded.vectors),
+        places,
         kept_files: history,
     };
     let written = output::write_report(&config.output, &report)?;

@@ -16,6 +16,11 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 use tempfile::NamedTempFile;
 
+mod report;
+mod workbook;
+
+pub use report::project;
+
 use crate::describe::NamedTheme;
 use crate::ingest::Paragraph;
 use crate::run_record::{RunRecord, RunSummary};
@@ -31,6 +36,37 @@ const EXAMPLES_CSV: &str = "theme_examples.csv";
 pub const RUN_JSON: &str = "run.json";
 const EMBEDDINGS_NPY: &str = "embeddings.npy";
 const RUNS_CSV: &str = "runs.csv";
+const WORKBOOK: &str = "themes.xlsx";
+const REPORT_HTML: &str = "report.html";
+
+/// The columns of themes.csv and of the workbook's Themes sheet.
+const THEME_COLUMNS: [&str; 14] = [
+    "theme",
+    "label",
+    "size",
+    "languages",
+    "language_count",
+    "cohesion",
+    "first_seen",
+    "new_paragraphs",
+    "previous_theme",
+    "keywords",
+    "keywords_by_language",
+    "files",
+    "single_source",
+    "representative_text",
+];
+/// The columns of theme_examples.csv and of the Examples sheet.
+const EXAMPLE_COLUMNS: [&str; 8] = [
+    "theme",
+    "theme_label",
+    "language",
+    "rank",
+    "similarity",
+    "file",
+    "paragraph",
+    "text",
+];
 
 /// Why the report files could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +99,8 @@ pub struct Report<'a> {
     pub run: &'a RunRecord,
     /// The model's vectors, before language removal (`--save-embeddings`).
     pub embeddings: Option<&'a Array2<f32>>,
+    /// Each paragraph's place on the theme map (see [`project`]).
+    pub places: &'a [(f32, f32)],
     /// Files other stages keep beside the report (the theme history),
     /// written in the same commit: (file name, contents).
     pub kept_files: &'a [(&'a str, Vec<u8>)],
@@ -143,6 +181,12 @@ pub fn write_report<'r>(dir: &Path, report: &Report<'r>) -> Result<Vec<PathBuf>,
     }
     let earlier_runs = read_runs(dir);
     stage(RUNS_CSV, &|w| runs_csv(w, &earlier_runs, report.run))?;
+    let workbook = workbook::workbook(report, &earlier_runs)
+        .map_err(|e| write_error(dir.join(WORKBOOK))(std::io::Error::other(e)))?;
+    stage(WORKBOOK, &|w| w.write_all(&workbook))?;
+    stage(REPORT_HTML, &|w| {
+        w.write_all(report::report_html(report, report.places).as_bytes())
+    })?;
     for (name, contents) in report.kept_files {
         stage(name, &|w| w.write_all(contents))?;
     }
@@ -241,11 +285,16 @@ pub fn text_cell(text: &str) -> String {
     } else {
         text.to_string()
     };
-    if inert.encode_utf16().count() <= MAX_CELL_UNITS {
-        return inert;
+    fit_cell(inert)
+}
+
+/// Text cut to what a spreadsheet cell holds, marked with `…` where cut.
+fn fit_cell(text: String) -> String {
+    if text.encode_utf16().count() <= MAX_CELL_UNITS {
+        return text;
     }
     let mut units = 0;
-    let mut cut: String = inert
+    let mut cut: String = text
         .chars()
         .take_while(|c| {
             units += c.len_utf16();
@@ -306,22 +355,7 @@ fn paragraphs_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
 
 fn themes_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     let mut out = csv_writer(w)?;
-    out.write_record([
-        "theme",
-        "label",
-        "size",
-        "languages",
-        "language_count",
-        "cohesion",
-        "first_seen",
-        "new_paragraphs",
-        "previous_theme",
-        "keywords",
-        "keywords_by_language",
-        "files",
-        "single_source",
-        "representative_text",
-    ])?;
+    out.write_record(THEME_COLUMNS)?;
     for named in r.themes {
         let t = &named.theme;
         out.write_record([
@@ -346,16 +380,7 @@ fn themes_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
 
 fn examples_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     let mut out = csv_writer(w)?;
-    out.write_record([
-        "theme",
-        "theme_label",
-        "language",
-        "rank",
-        "similarity",
-        "file",
-        "paragraph",
-        "text",
-    ])?;
+    out.write_record(EXAMPLE_COLUMNS)?;
     for named in r.themes {
         for e in &named.theme.examples {
             let p = &r.paragraphs[e.paragraph];

@@ -1,0 +1,534 @@
+//! `report.html`: one self-contained page (no external script, style or
+//! font) that opens from a file share or an e-mail attachment: a header on
+//! the corpus, a theme map, a theme × language chart and one card per theme.
+//!
+//! The map places every paragraph at a 2-D projection of its
+//! language-corrected vector onto the two directions along which the themes'
+//! centres spread most (principal components of the size-weighted centres):
+//! themes become regions, and translations, which share a theme and lose
+//! their language offset, land near each other. It is deterministic. Up to
+//! [`SVG_LIMIT`] paragraphs each mark is an SVG element carrying
+//! `data-paragraph` (its row in paragraphs.csv); above that the map is drawn
+//! on a canvas from compact data, and the page says so.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+
+use super::Report;
+
+/// Most paragraphs drawn as SVG elements.
+pub const SVG_LIMIT: usize = 5_000;
+/// Text shown for a paragraph on the map, in characters.
+const MAP_TEXT_CHARS: usize = 160;
+/// Closest paragraphs shown per language on a theme's card.
+const CARD_EXAMPLES: usize = 2;
+const WIDTH: f32 = 1000.0;
+const HEIGHT: f32 = 640.0;
+const MARGIN: f32 = 30.0;
+const PALETTE: [&str; 12] = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+    "#9c755f", "#bab0ac", "#1f77b4", "#d62728",
+];
+
+/// Escapes text for HTML content and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn short(text: &str, chars: usize) -> String {
+    let mut s: String = text.chars().take(chars).collect();
+    if text.chars().count() > chars {
+        s.push('…');
+    }
+    s
+}
+
+fn direction(language: &str) -> &'static str {
+    if matches!(language, "he" | "ar" | "fa" | "ur" | "yi") {
+        "rtl"
+    } else {
+        "ltr"
+    }
+}
+
+/// The two directions along which the themes' centres (weighted by size)
+/// spread most, by power iteration from fixed starts: deterministic.
+fn theme_axes(vectors: ArrayView2<f32>, labels: &[usize], k: usize) -> (Array1<f32>, Array2<f32>) {
+    let dim = vectors.ncols();
+    let mut sums = Array2::<f32>::zeros((k.max(1), dim));
+    let mut sizes = vec![0f32; k.max(1)];
+    for (row, &l) in vectors.rows().into_iter().zip(labels) {
+        sums.row_mut(l).scaled_add(1.0, &row);
+        sizes[l] += 1.0;
+    }
+    let n: f32 = sizes.iter().sum::<f32>().max(1.0);
+    let mean = sums.sum_axis(Axis(0)) / n;
+    let mut centres = sums;
+    for (mut row, &size) in centres.rows_mut().into_iter().zip(&sizes) {
+        if size > 0.0 {
+            row /= size;
+            row -= &mean;
+            row *= size.sqrt();
+        }
+    }
+    let mut axes = Array2::<f32>::zeros((2, dim));
+    for a in 0..2 {
+        let mut v =
+            Array1::from_iter((0..dim).map(|i| 1.0 + ((i * 7 + a * 13) % 11) as f32 / 11.0));
+        for _ in 0..100 {
+            let mut next = centres.t().dot(&centres.dot(&v));
+            for b in 0..a {
+                let along = next.dot(&axes.row(b));
+                next.scaled_add(-along, &axes.row(b));
+            }
+            let norm = next.dot(&next).sqrt();
+            if norm < 1e-12 {
+                break;
+            }
+            v = next / norm;
+        }
+        // A fixed sign, so that the picture does not flip between runs.
+        let largest = v
+            .iter()
+            .copied()
+            .fold(0f32, |m, x| if x.abs() > m.abs() { x } else { m });
+        if largest < 0.0 {
+            v *= -1.0;
+        }
+        axes.row_mut(a).assign(&v);
+    }
+    (mean, axes)
+}
+
+/// Each paragraph's place on the map, in page coordinates.
+pub fn project(vectors: ArrayView2<f32>, labels: &[usize], k: usize) -> Vec<(f32, f32)> {
+    if vectors.nrows() == 0 {
+        return Vec::new();
+    }
+    let (mean, axes) = theme_axes(vectors, labels, k);
+    let centred = &vectors - &mean.insert_axis(Axis(0));
+    let raw = centred.dot(&axes.t());
+    let range = |c: usize| {
+        let col = raw.column(c);
+        let lo = col.iter().copied().fold(f32::MAX, f32::min);
+        let hi = col.iter().copied().fold(f32::MIN, f32::max);
+        (lo, (hi - lo).max(1e-6))
+    };
+    let ((x0, dx), (y0, dy)) = (range(0), range(1));
+    raw.rows()
+        .into_iter()
+        .map(|r| {
+            (
+                MARGIN + (r[0] - x0) / dx * (WIDTH - 2.0 * MARGIN),
+                MARGIN + (r[1] - y0) / dy * (HEIGHT - 2.0 * MARGIN),
+            )
+        })
+        .collect()
+}
+
+/// The page, as text. `places` holds each paragraph's map position.
+pub fn report_html(report: &Report, places: &[(f32, f32)]) -> String {
+    let r = report;
+    let mut languages: BTreeMap<&str, usize> = BTreeMap::new();
+    for p in r.paragraphs {
+        *languages.entry(p.language.as_str()).or_default() += 1;
+    }
+    let language_index: HashMap<&str, usize> =
+        languages.keys().enumerate().map(|(i, l)| (*l, i)).collect();
+    let colour: HashMap<usize, &str> = r
+        .themes
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id, PALETTE[i % PALETTE.len()]))
+        .collect();
+    let mut page = String::new();
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>crossthemes · {} themes</title><style>{STYLE}</style></head><body>\n",
+        r.themes.len()
+    );
+    let run = r.run;
+    let _ = writeln!(
+        page,
+        "<header><h1>Cross-language themes</h1><p>{} paragraphs from {} files in {} languages \
+         ({}) · {} themes · labels in {} · model {} · run of {}</p></header>",
+        r.paragraphs.len(),
+        run.counts.files,
+        languages.len(),
+        escape(
+            &languages
+                .iter()
+                .map(|(l, n)| format!("{l} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        r.themes.len(),
+        escape(&run.labels.language),
+        escape(&run.model.name),
+        escape(&run.started_at.chars().take(10).collect::<String>()),
+    );
+    map_section(&mut page, r, places, &language_index, &colour);
+    chart_section(&mut page, r, &languages, &colour);
+    cards_section(&mut page, r, &colour);
+    page.push_str("<script>");
+    page.push_str(SCRIPT);
+    page.push_str("</script></body></html>\n");
+    page
+}
+
+/// A language's mark: circle, square, diamond, triangle, then outlined circles.
+fn mark(language: usize, x: f32, y: f32, fill: &str, attributes: &str) -> String {
+    match language % 5 {
+        0 => format!("<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"{fill}\"{attributes}>"),
+        1 => format!(
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"7\" height=\"7\" fill=\"{fill}\"{attributes}>",
+            x - 3.5,
+            y - 3.5
+        ),
+        2 => format!(
+            "<polygon points=\"{x:.1},{:.1} {:.1},{y:.1} {x:.1},{:.1} {:.1},{y:.1}\" fill=\"{fill}\"{attributes}>",
+            y - 5.0,
+            x + 5.0,
+            y + 5.0,
+            x - 5.0
+        ),
+        3 => format!(
+            "<polygon points=\"{x:.1},{:.1} {:.1},{:.1} {:.1},{:.1}\" fill=\"{fill}\"{attributes}>",
+            y - 5.0,
+            x + 4.5,
+            y + 3.5,
+            x - 4.5,
+            y + 3.5
+        ),
+        _ => format!(
+            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"white\" stroke=\"{fill}\" stroke-width=\"2\"{attributes}>"
+        ),
+    }
+}
+
+fn mark_end(language: usize) -> &'static str {
+    match language % 5 {
+        0 | 4 => "</circle>",
+        1 => "</rect>",
+        _ => "</polygon>",
+    }
+}
+
+fn map_section(
+    page: &mut String,
+    r: &Report,
+    places: &[(f32, f32)],
+    language_index: &HashMap<&str, usize>,
+    colour: &HashMap<usize, &str>,
+) {
+    page.push_str("<section id=\"map\"><h2>Theme map</h2><p class=\"note\">Each mark is a paragraph, placed by what it says once its language is set aside; colour is its theme, shape its language. Hover or click a mark to read it.");
+    let svg = r.paragraphs.len() <= SVG_LIMIT;
+    if !svg {
+        let _ = write!(
+            page,
+            " With {} paragraphs (more than {SVG_LIMIT}), the map is drawn on a canvas.",
+            r.paragraphs.len()
+        );
+    }
+    page.push_str("</p><div class=\"legend\">");
+    let mut ordered: Vec<(&&str, &usize)> = language_index.iter().collect();
+    ordered.sort_by_key(|(_, i)| **i);
+    for (language, &i) in ordered {
+        let _ = write!(
+            page,
+            "<span><svg width=\"14\" height=\"14\" viewBox=\"0 0 14 14\">{}{}</svg> {}</span>",
+            mark(i, 7.0, 7.0, "#555", ""),
+            mark_end(i),
+            escape(language)
+        );
+    }
+    page.push_str("</div>");
+    if svg {
+        let _ = write!(
+            page,
+            "<svg id=\"themes-map\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"theme map\"><g class=\"dots\">"
+        );
+        for (i, (p, &(x, y))) in r.paragraphs.iter().zip(places).enumerate() {
+            let language = language_index[p.language.as_str()];
+            let attributes = format!(
+                " data-paragraph=\"{}\" data-theme=\"{}\" data-lang=\"{}\" data-file=\"{}\"",
+                i + 1,
+                p.theme,
+                escape(&p.language),
+                escape(&p.file)
+            );
+            page.push_str(&mark(
+                language,
+                x,
+                y,
+                colour.get(&p.theme).copied().unwrap_or("#999"),
+                &attributes,
+            ));
+            let _ = write!(
+                page,
+                "<title>{}</title>{}",
+                escape(&short(&p.text, MAP_TEXT_CHARS)),
+                mark_end(language)
+            );
+        }
+        page.push_str("</g><g class=\"labels\">");
+        theme_labels(page, r, places);
+        page.push_str("</g></svg>");
+    } else {
+        canvas_map(page, r, places, language_index, colour);
+    }
+    page.push_str("<div id=\"reading\" class=\"reading\">Click a mark to read its paragraph here.</div></section>\n");
+}
+
+/// Each theme's label at the centre of its marks.
+fn theme_labels(page: &mut String, r: &Report, places: &[(f32, f32)]) {
+    let mut sums: HashMap<usize, (f32, f32, f32)> = HashMap::new();
+    for (p, &(x, y)) in r.paragraphs.iter().zip(places) {
+        let s = sums.entry(p.theme).or_default();
+        *s = (s.0 + x, s.1 + y, s.2 + 1.0);
+    }
+    for t in r.themes {
+        if let Some(&(x, y, n)) = sums.get(&t.id) {
+            let _ = write!(
+                page,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{} · {}</text>",
+                x / n,
+                y / n,
+                t.id,
+                escape(&t.theme.label)
+            );
+        }
+    }
+}
+
+/// Above [`SVG_LIMIT`] paragraphs: compact arrays that the page's script
+/// draws on a canvas.
+fn canvas_map(
+    page: &mut String,
+    r: &Report,
+    places: &[(f32, f32)],
+    language_index: &HashMap<&str, usize>,
+    colour: &HashMap<usize, &str>,
+) {
+    let xs: Vec<String> = places.iter().map(|(x, _)| format!("{x:.0}")).collect();
+    let ys: Vec<String> = places.iter().map(|(_, y)| format!("{y:.0}")).collect();
+    let themes: Vec<String> = r.paragraphs.iter().map(|p| p.theme.to_string()).collect();
+    let languages: Vec<String> = r
+        .paragraphs
+        .iter()
+        .map(|p| language_index[p.language.as_str()].to_string())
+        .collect();
+    let texts: Vec<String> = r
+        .paragraphs
+        .iter()
+        .map(|p| serde_json::to_string(&short(&p.text, MAP_TEXT_CHARS / 2)).unwrap_or_default())
+        .collect();
+    let colours: Vec<String> = r
+        .themes
+        .iter()
+        .map(|t| {
+            format!(
+                "\"{}\":\"{}\"",
+                t.id,
+                colour.get(&t.id).copied().unwrap_or("#999")
+            )
+        })
+        .collect();
+    let _ = write!(
+        page,
+        "<canvas id=\"themes-canvas\" width=\"{WIDTH}\" height=\"{HEIGHT}\"></canvas>\
+         <script>const MAP={{x:[{}],y:[{}],theme:[{}],lang:[{}],text:[{}],colour:{{{}}}}};</script>",
+        xs.join(","),
+        ys.join(","),
+        themes.join(","),
+        languages.join(","),
+        texts.join(","),
+        colours.join(",")
+    );
+    page.push_str("<svg viewBox=\"0 0 1000 640\" class=\"overlay\">");
+    theme_labels(page, r, places);
+    page.push_str("</svg>");
+}
+
+/// Paragraphs per theme and language, as stacked bars.
+fn chart_section(
+    page: &mut String,
+    r: &Report,
+    languages: &BTreeMap<&str, usize>,
+    colour: &HashMap<usize, &str>,
+) {
+    let largest = r
+        .themes
+        .iter()
+        .map(|t| t.theme.size)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    page.push_str("<section id=\"languages\"><h2>Themes × languages</h2><table class=\"chart\">");
+    let shade = |i: usize| format!("hsl({}, 45%, {}%)", (i * 67) % 360, 45 + (i % 3) * 10);
+    let index: HashMap<&str, usize> = languages.keys().enumerate().map(|(i, l)| (*l, i)).collect();
+    for t in r.themes {
+        let _ = write!(
+            page,
+            "<tr><th><span class=\"swatch\" style=\"background:{}\"></span>{} · {}</th><td><div class=\"bar\">",
+            colour.get(&t.id).copied().unwrap_or("#999"),
+            t.id,
+            escape(&t.theme.label)
+        );
+        for (language, n) in &t.theme.languages {
+            let _ = write!(
+                page,
+                "<span style=\"width:{:.2}%;background:{}\" title=\"{}: {n}\">{}</span>",
+                100.0 * *n as f64 / largest as f64,
+                shade(index.get(language.as_str()).copied().unwrap_or(0)),
+                escape(language),
+                if *n * 25 >= largest {
+                    escape(language)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        let _ = write!(
+            page,
+            "</div></td><td class=\"n\">{}</td></tr>",
+            t.theme.size
+        );
+    }
+    page.push_str("</table></section>\n");
+}
+
+/// One card per theme.
+fn cards_section(page: &mut String, r: &Report, colour: &HashMap<usize, &str>) {
+    page.push_str("<section id=\"themes\"><h2>Themes</h2>");
+    for named in r.themes {
+        let t = &named.theme;
+        let _ = write!(
+            page,
+            "<article class=\"theme\" data-theme=\"{}\" style=\"border-color:{}\"><h3>{} · {}</h3>\
+             <p class=\"facts\">{} paragraphs · {} · {} file{}{} · cohesion {:.2} · first seen {}</p>\
+             <p class=\"keywords\">{}</p>",
+            named.id,
+            colour.get(&named.id).copied().unwrap_or("#999"),
+            named.id,
+            escape(&t.label),
+            t.size,
+            escape(&t.language_summary()),
+            t.files,
+            if t.files == 1 { "" } else { "s" },
+            if t.single_source { " (single source)" } else { "" },
+            t.cohesion,
+            escape(&named.first_seen),
+            escape(&t.keywords.join(", "))
+        );
+        for (language, words) in t.keywords_by_language.iter().filter(|(_, w)| !w.is_empty()) {
+            let _ = write!(
+                page,
+                "<p class=\"by-language\" lang=\"{0}\" dir=\"{1}\"><b>{0}</b> {2}</p>",
+                escape(language),
+                direction(language),
+                escape(&words.join(", "))
+            );
+        }
+        page.push_str("<ul>");
+        let mut shown: HashMap<&str, usize> = HashMap::new();
+        for e in &t.examples {
+            let count = shown.entry(e.language.as_str()).or_default();
+            if *count >= CARD_EXAMPLES {
+                continue;
+            }
+            *count += 1;
+            let p = &r.paragraphs[e.paragraph];
+            let _ = write!(
+                page,
+                "<li lang=\"{}\" dir=\"{}\">{}<span class=\"source\"> — {} ¶{}, similarity {:.2}</span></li>",
+                escape(&e.language),
+                direction(&e.language),
+                escape(&short(&p.text, 400)),
+                escape(&p.file),
+                p.number,
+                e.similarity
+            );
+        }
+        page.push_str("</ul></article>");
+    }
+    page.push_str("</section>\n");
+}
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI','Noto Sans','Noto Sans CJK SC','Noto Sans Hebrew',sans-serif;margin:0 auto;max-width:1080px;padding:0 16px;color:#222}\
+header{border-bottom:2px solid #dde4ee;margin-bottom:8px}h1{margin:12px 0 4px;font-size:22px}h2{font-size:17px;margin:18px 0 6px}\
+.note{color:#555;margin:2px 0}.legend span{margin-right:14px;white-space:nowrap}.legend svg{vertical-align:middle}\
+#themes-map,#themes-canvas{width:100%;height:auto;border:1px solid #dde4ee;background:#fbfcfe}#map{position:relative}\
+.overlay{position:absolute;left:0;width:100%;pointer-events:none}\
+.labels text{font-size:13px;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:4px;fill:#222}\
+.dots>*{cursor:pointer;opacity:.8}.dots>*:hover{opacity:1;stroke:#000}\
+.reading{min-height:3em;padding:6px 8px;background:#f4f6fa;border-radius:4px;margin-top:6px}\
+table.chart{width:100%;border-collapse:collapse}.chart th{text-align:left;font-weight:normal;width:38%;padding:2px 6px}\
+.chart td{padding:2px 0}.chart .n{width:4em;text-align:right;color:#555}\
+.bar{display:flex;height:18px}.bar span{display:block;height:100%;color:#fff;font-size:11px;text-align:center;overflow:hidden}\
+.swatch{display:inline-block;width:10px;height:10px;margin-right:6px;border-radius:2px}\
+.theme{border-left:6px solid;padding:4px 12px;margin:12px 0;background:#fafbfd}.theme h3{margin:4px 0}\
+.facts{color:#555;margin:2px 0}.keywords{font-weight:600;margin:2px 0}.by-language{margin:2px 0;color:#333}\
+.theme li{margin:4px 0}.source{color:#777;font-size:12px}";
+
+const SCRIPT: &str = r#"
+(function () {
+  var reading = document.getElementById('reading');
+  function show(text, lang, file) {
+    reading.textContent = '';
+    var p = document.createElement('p');
+    p.textContent = text;
+    p.lang = lang;
+    p.dir = ['he', 'ar', 'fa', 'ur', 'yi'].indexOf(lang) >= 0 ? 'rtl' : 'ltr';
+    var s = document.createElement('small');
+    s.textContent = lang + ' · ' + file;
+    reading.appendChild(p);
+    reading.appendChild(s);
+  }
+  var map = document.getElementById('themes-map');
+  if (map) {
+    map.addEventListener('click', function (e) {
+      var el = e.target.closest('[data-paragraph]');
+      if (el) {
+        var t = el.querySelector('title');
+        show(t ? t.textContent : '', el.dataset.lang, el.dataset.file + ' (row ' + el.dataset.paragraph + ')');
+      }
+    });
+  }
+  var canvas = document.getElementById('themes-canvas');
+  if (canvas && typeof MAP !== 'undefined') {
+    var ctx = canvas.getContext('2d');
+    for (var i = 0; i < MAP.x.length; i++) {
+      ctx.fillStyle = MAP.colour[MAP.theme[i]] || '#999';
+      ctx.fillRect(MAP.x[i] - 1.5, MAP.y[i] - 1.5, 3, 3);
+    }
+    canvas.addEventListener('click', function (e) {
+      var box = canvas.getBoundingClientRect();
+      var x = (e.clientX - box.left) * canvas.width / box.width;
+      var y = (e.clientY - box.top) * canvas.height / box.height;
+      var best = -1, bestD = 1e9;
+      for (var i = 0; i < MAP.x.length; i++) {
+        var d = (MAP.x[i] - x) * (MAP.x[i] - x) + (MAP.y[i] - y) * (MAP.y[i] - y);
+        if (d < bestD) { bestD = d; best = i; }
+      }
+      if (best >= 0) { show(MAP.text[best], String(MAP.lang[best]), 'row ' + (best + 1)); }
+    });
+  }
+  document.body.dataset.ready = '1';
+})();
+"#;

@@ -1,0 +1,205 @@
+//! What analysts open: the workbook read back (sheets, frozen headers, no
+//! formulas, typed cells, as many rows as the CSVs) and the HTML report
+//! rendered in a real headless Chromium (every paragraph and theme present,
+//! the page's script ran to its end, no error logged).
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use calamine::{open_workbook_auto, Data, Reader};
+use common::{arg, read_csv, run_ok};
+
+fn seeds_output() -> tempfile::TempDir {
+    let output = tempfile::tempdir().unwrap();
+    run_ok(&["--output", arg(output.path()), "--quiet"]);
+    output
+}
+
+#[test]
+fn the_workbook_has_typed_sheets_frozen_headers_and_no_formulas() {
+    let output = seeds_output();
+    let path = output.path().join("themes.xlsx");
+    let mut workbook = open_workbook_auto(&path).unwrap();
+    assert_eq!(
+        workbook.sheet_names(),
+        [
+            "Themes",
+            "Paragraphs",
+            "Examples",
+            "Languages",
+            "Sources",
+            "Runs",
+            "About"
+        ]
+    );
+    let rows = |workbook: &mut calamine::Sheets<_>, name: &str| {
+        workbook.worksheet_range(name).unwrap().height() - 1
+    };
+    let csv_rows = |name: &str| read_csv(&output.path().join(name)).len();
+    assert_eq!(rows(&mut workbook, "Themes"), csv_rows("themes.csv"));
+    assert_eq!(
+        rows(&mut workbook, "Paragraphs"),
+        csv_rows("paragraphs.csv")
+    );
+    assert_eq!(
+        rows(&mut workbook, "Examples"),
+        csv_rows("theme_examples.csv")
+    );
+    assert_eq!(rows(&mut workbook, "Runs"), csv_rows("runs.csv"));
+
+    let paragraphs = workbook.worksheet_range("Paragraphs").unwrap();
+    let header: Vec<String> = paragraphs
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    for row in paragraphs.rows().skip(1) {
+        assert!(
+            matches!(row[column("similarity")], Data::Float(_)),
+            "{:?}",
+            row[column("similarity")]
+        );
+        assert!(matches!(
+            row[column("theme")],
+            Data::Float(_) | Data::Int(_)
+        ));
+        assert!(matches!(row[column("new")], Data::Bool(_)));
+        assert!(
+            matches!(row[column("first_seen")], Data::DateTime(_)),
+            "{:?}",
+            row[column("first_seen")]
+        );
+        assert!(matches!(row[column("text")], Data::String(_)));
+    }
+    let texts: Vec<String> = paragraphs
+        .rows()
+        .skip(1)
+        .map(|r| r[column("text")].to_string())
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.contains("CMO 协作领袖")),
+        "Chinese intact"
+    );
+    assert!(texts.iter().any(|t| t.contains("שיווק")), "Hebrew intact");
+
+    for name in workbook.sheet_names() {
+        let formulas = workbook.worksheet_formula(&name).unwrap();
+        assert!(
+            formulas.used_cells().all(|(_, _, f)| f.is_empty()),
+            "{name} holds a formula"
+        );
+    }
+
+    // Frozen header rows, filters and right-to-left cells, read from the file.
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+    for i in 1..=7 {
+        let mut xml = String::new();
+        zip.by_name(&format!("xl/worksheets/sheet{i}.xml"))
+            .unwrap()
+            .read_to_string(&mut xml)
+            .unwrap();
+        assert!(
+            xml.contains("state=\"frozen\""),
+            "sheet {i} has a frozen header"
+        );
+        assert!(xml.contains("<autoFilter"), "sheet {i} has a filter");
+    }
+    let mut styles = String::new();
+    zip.by_name("xl/styles.xml")
+        .unwrap()
+        .read_to_string(&mut styles)
+        .unwrap();
+    assert!(styles.contains("readingOrder=\"2\""), "right-to-left cells");
+    assert!(
+        zip.by_name("xl/charts/chart1.xml").is_ok(),
+        "the languages chart"
+    );
+}
+
+fn chromium() -> PathBuf {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|dir| dir.join(name))
+                    .find(|p| p.is_file())
+            })
+        })
+        .expect("a headless browser: install Debian's chromium (apt-get install chromium)")
+}
+
+fn render(page: &Path) -> (String, String) {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_report_is_self_contained_and_renders_every_paragraph_and_theme() {
+    let output = seeds_output();
+    let page = output.path().join("report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    for external in ["src=\"http", "href=\"http", "@import", "url(http", "<link "] {
+        assert!(!html.contains(external), "no network: {external}");
+    }
+    let paragraphs = read_csv(&output.path().join("paragraphs.csv"));
+    let themes = read_csv(&output.path().join("themes.csv"));
+
+    let (dom, log) = render(&page);
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "the page's script ran to its end"
+    );
+    assert!(
+        !log.contains("Uncaught") && !log.contains("SyntaxError"),
+        "{log}"
+    );
+    for (i, _) in paragraphs.iter().enumerate() {
+        assert!(
+            dom.contains(&format!("data-paragraph=\"{}\"", i + 1)),
+            "paragraph {}",
+            i + 1
+        );
+    }
+    assert_eq!(dom.matches("data-paragraph=\"").count(), paragraphs.len());
+    for theme in &themes {
+        assert!(dom.contains(&format!(
+            "<article class=\"theme\" data-theme=\"{}\"",
+            theme["theme"]
+        )));
+    }
+    assert!(dom.contains("dir=\"rtl\""), "Hebrew reads right to left");
+}
