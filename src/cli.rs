@@ -95,6 +95,20 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Build report.html for a synthetic corpus of any size: its size and
+    /// build time (open the page in a browser to time its load).
+    #[command(name = "bench-report")]
+    Report {
+        /// Paragraphs.
+        #[arg(long, default_value_t = 100_000)]
+        paragraphs: usize,
+        /// Themes.
+        #[arg(long, default_value_t = 30)]
+        themes: usize,
+        /// Where the page goes.
+        #[arg(long, default_value = "target/bench-report.html")]
+        output: PathBuf,
+    },
     /// Time a refresh that adds one article to a corpus of thousands of cached
     /// paragraphs, next to a full run over the same corpus.
     #[command(name = "bench-refresh")]
@@ -225,6 +239,11 @@ pub fn main() -> i32 {
             seed,
         }) => bench::themes(&model, progress, &gold, k, &keep, draws, seed),
         Some(Command::Refresh { gold, article }) => bench::refresh(&model, &gold, &article),
+        Some(Command::Report {
+            paragraphs,
+            themes,
+            output,
+        }) => bench::report(paragraphs, themes, &output),
         Some(Command::Stability {
             input,
             noise,

@@ -249,3 +249,96 @@ pub fn refresh(model: &ModelConfig, gold_path: &Path, article: &Path) -> anyhow:
     println!("refresh stages (s): {}", refreshed["timings_seconds"]);
     Ok(())
 }
+
+/// `bench-report`: builds report.html for `paragraphs` synthetic paragraphs
+/// in `themes` themes and 8 languages (text of realistic length, vectors
+/// clustered around theme centres) and prints its size and build time; the
+/// page is left at `output` to time in a browser.
+pub fn report(paragraphs: usize, themes: usize, output: &Path) -> anyhow::Result<()> {
+    use crate::describe::{Example, NamedTheme, Theme};
+    use crate::ingest::Paragraph;
+    use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+
+    anyhow::ensure!(
+        themes >= 1 && paragraphs >= themes,
+        "--themes must be 1 to --paragraphs"
+    );
+    let languages = ["en", "de", "fr", "he", "zh", "ja", "ko", "ru"];
+    let mut rng = rand_xoshiro::Xoshiro256Plus::seed_from_u64(42);
+    let mut uniform = move || (rng.next_u32() as f32 / u32::MAX as f32) - 0.5;
+    let dim = 64;
+    let centres: Vec<Vec<f32>> = (0..themes)
+        .map(|_| (0..dim).map(|_| uniform()).collect())
+        .collect();
+    let mut vectors = Array2::<f32>::zeros((paragraphs, dim));
+    let mut labels = Vec::with_capacity(paragraphs);
+    let mut records = Vec::with_capacity(paragraphs);
+    for i in 0..paragraphs {
+        let theme = i % themes;
+        for (d, c) in centres[theme].iter().enumerate() {
+            vectors[[i, d]] = c + 0.3 * uniform();
+        }
+        labels.push(theme);
+        let mut p = Paragraph::new(
+            format!("article-{:05}.txt", i / 20),
+            i % 20 + 1,
+            format!("Paragraph {i} of the benchmark corpus, about theme {theme}. ").repeat(5),
+        );
+        p.language = languages[i % languages.len()].to_string();
+        p.theme = theme + 1;
+        p.similarity = 0.8;
+        records.push(p);
+    }
+    let named: Vec<NamedTheme> = (0..themes)
+        .map(|t| NamedTheme {
+            id: t + 1,
+            first_seen: "2026-01-01".into(),
+            new_paragraphs: 0,
+            previous_theme: String::new(),
+            theme: Theme {
+                cluster: t,
+                label: format!("topic {t} · words · phrase"),
+                size: paragraphs / themes,
+                languages: languages
+                    .iter()
+                    .map(|l| (l.to_string(), paragraphs / themes / 8))
+                    .collect(),
+                cohesion: 0.6,
+                keywords: vec!["alpha".into(), "beta".into()],
+                keywords_by_language: vec![("en".into(), vec!["alpha".into()])],
+                representative: t,
+                files: 3,
+                single_source: false,
+                examples: (0..2)
+                    .map(|rank| Example {
+                        language: languages[(t + rank * themes) % 8].to_string(),
+                        rank: rank + 1,
+                        paragraph: t + rank * themes,
+                        similarity: 0.8,
+                    })
+                    .filter(|e| e.paragraph < paragraphs)
+                    .collect(),
+            },
+        })
+        .collect();
+    let started = Instant::now();
+    let places = output::project(vectors.view(), &labels, themes);
+    let pages = output::Pages {
+        paragraphs: &records,
+        themes: &named,
+    };
+    let header = output::Header {
+        files: paragraphs / 20 + 1,
+        label_language: "en",
+        model: "synthetic",
+        day: "2026-01-01",
+    };
+    let html = output::report_html(&pages, &header, &places);
+    let seconds = started.elapsed().as_secs_f64();
+    std::fs::write(output, &html).with_context(|| format!("--output {}", output.display()))?;
+    println!("paragraphs   {paragraphs} ({themes} themes)");
+    println!("report.html  {:.1} MB", html.len() as f64 / 1e6);
+    println!("built in     {seconds:.2} s (projection and page)");
+    println!("written to   {}", output.display());
+    Ok(())
+}

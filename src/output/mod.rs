@@ -19,7 +19,7 @@ use tempfile::NamedTempFile;
 mod report;
 mod workbook;
 
-pub use report::project;
+pub use report::{project, report_html, Header, Pages};
 
 use crate::describe::NamedTheme;
 use crate::ingest::Paragraph;
@@ -185,7 +185,12 @@ pub fn write_report<'r>(dir: &Path, report: &Report<'r>) -> Result<Vec<PathBuf>,
         .map_err(|e| write_error(dir.join(WORKBOOK))(std::io::Error::other(e)))?;
     stage(WORKBOOK, &|w| w.write_all(&workbook))?;
     stage(REPORT_HTML, &|w| {
-        w.write_all(report::report_html(report, report.places).as_bytes())
+        let pages = report::Pages {
+            paragraphs: report.paragraphs,
+            themes: report.themes,
+        };
+        let html = report::report_html(&pages, &report::Header::of(report), report.places);
+        w.write_all(html.as_bytes())
     })?;
     for (name, contents) in report.kept_files {
         stage(name, &|w| w.write_all(contents))?;

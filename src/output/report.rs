@@ -17,6 +17,16 @@ use std::fmt::Write as _;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
 use super::Report;
+use crate::describe::NamedTheme;
+use crate::ingest::Paragraph;
+
+/// What the page shows: the paragraphs and the themes.
+pub struct Pages<'a> {
+    /// Every paragraph, in reading order.
+    pub paragraphs: &'a [Paragraph],
+    /// The themes in order of their ids.
+    pub themes: &'a [NamedTheme],
+}
 
 /// Most paragraphs drawn as SVG elements.
 pub const SVG_LIMIT: usize = 5_000;
@@ -139,9 +149,33 @@ pub fn project(vectors: ArrayView2<f32>, labels: &[usize], k: usize) -> Vec<(f32
         .collect()
 }
 
+/// What the page's header says about the run.
+pub struct Header<'a> {
+    /// Files read.
+    pub files: usize,
+    /// The labels' language.
+    pub label_language: &'a str,
+    /// The model's name.
+    pub model: &'a str,
+    /// The day of the run.
+    pub day: &'a str,
+}
+
+impl<'a> Header<'a> {
+    /// The header of a job's report.
+    pub fn of(report: &'a Report) -> Self {
+        let run = report.run;
+        Header {
+            files: run.counts.files,
+            label_language: &run.labels.language,
+            model: &run.model.name,
+            day: run.started_at.get(..10).unwrap_or(&run.started_at),
+        }
+    }
+}
+
 /// The page, as text. `places` holds each paragraph's map position.
-pub fn report_html(report: &Report, places: &[(f32, f32)]) -> String {
-    let r = report;
+pub fn report_html(r: &Pages, header: &Header, places: &[(f32, f32)]) -> String {
     let mut languages: BTreeMap<&str, usize> = BTreeMap::new();
     for p in r.paragraphs {
         *languages.entry(p.language.as_str()).or_default() += 1;
@@ -162,13 +196,12 @@ pub fn report_html(report: &Report, places: &[(f32, f32)]) -> String {
          <title>crossthemes · {} themes</title><style>{STYLE}</style></head><body>\n",
         r.themes.len()
     );
-    let run = r.run;
     let _ = writeln!(
         page,
         "<header><h1>Cross-language themes</h1><p>{} paragraphs from {} files in {} languages \
          ({}) · {} themes · labels in {} · model {} · run of {}</p></header>",
         r.paragraphs.len(),
-        run.counts.files,
+        header.files,
         languages.len(),
         escape(
             &languages
@@ -178,9 +211,9 @@ pub fn report_html(report: &Report, places: &[(f32, f32)]) -> String {
                 .join(", ")
         ),
         r.themes.len(),
-        escape(&run.labels.language),
-        escape(&run.model.name),
-        escape(&run.started_at.chars().take(10).collect::<String>()),
+        escape(header.label_language),
+        escape(header.model),
+        escape(header.day),
     );
     map_section(&mut page, r, places, &language_index, &colour);
     chart_section(&mut page, r, &languages, &colour);
@@ -231,7 +264,7 @@ fn mark_end(language: usize) -> &'static str {
 
 fn map_section(
     page: &mut String,
-    r: &Report,
+    r: &Pages,
     places: &[(f32, f32)],
     language_index: &HashMap<&str, usize>,
     colour: &HashMap<usize, &str>,
@@ -296,7 +329,7 @@ fn map_section(
 }
 
 /// Each theme's label at the centre of its marks.
-fn theme_labels(page: &mut String, r: &Report, places: &[(f32, f32)]) {
+fn theme_labels(page: &mut String, r: &Pages, places: &[(f32, f32)]) {
     let mut sums: HashMap<usize, (f32, f32, f32)> = HashMap::new();
     for (p, &(x, y)) in r.paragraphs.iter().zip(places) {
         let s = sums.entry(p.theme).or_default();
@@ -320,7 +353,7 @@ fn theme_labels(page: &mut String, r: &Report, places: &[(f32, f32)]) {
 /// draws on a canvas.
 fn canvas_map(
     page: &mut String,
-    r: &Report,
+    r: &Pages,
     places: &[(f32, f32)],
     language_index: &HashMap<&str, usize>,
     colour: &HashMap<usize, &str>,
@@ -368,7 +401,7 @@ fn canvas_map(
 /// Paragraphs per theme and language, as stacked bars.
 fn chart_section(
     page: &mut String,
-    r: &Report,
+    r: &Pages,
     languages: &BTreeMap<&str, usize>,
     colour: &HashMap<usize, &str>,
 ) {
@@ -414,7 +447,7 @@ fn chart_section(
 }
 
 /// One card per theme.
-fn cards_section(page: &mut String, r: &Report, colour: &HashMap<usize, &str>) {
+fn cards_section(page: &mut String, r: &Pages, colour: &HashMap<usize, &str>) {
     page.push_str("<section id=\"themes\"><h2>Themes</h2>");
     for named in r.themes {
         let t = &named.theme;
