@@ -255,14 +255,47 @@ pub fn refresh(model: &ModelConfig, gold_path: &Path, article: &Path) -> anyhow:
 /// clustered around theme centres) and prints its size and build time; the
 /// page is left at `output` to time in a browser.
 pub fn report(paragraphs: usize, themes: usize, output: &Path) -> anyhow::Result<()> {
-    use crate::describe::{Example, NamedTheme, Theme};
-    use crate::ingest::Paragraph;
-    use rand_xoshiro::rand_core::{RngCore, SeedableRng};
-
     anyhow::ensure!(
         themes >= 1 && paragraphs >= themes,
         "--themes must be 1 to --paragraphs"
     );
+    let (vectors, labels, records, named) = synthetic_corpus(paragraphs, themes);
+    let started = Instant::now();
+    let places = output::project(vectors.view(), &labels, themes);
+    let pages = output::Pages {
+        paragraphs: &records,
+        themes: &named,
+    };
+    let header = output::Header {
+        files: paragraphs / 20 + 1,
+        label_language: "en",
+        model: "synthetic",
+        day: "2026-01-01",
+    };
+    let html = output::report_html(&pages, &header, &places);
+    let seconds = started.elapsed().as_secs_f64();
+    std::fs::write(output, &html).with_context(|| format!("--output {}", output.display()))?;
+    println!("paragraphs   {paragraphs} ({themes} themes)");
+    println!("report.html  {:.1} MB", html.len() as f64 / 1e6);
+    println!("built in     {seconds:.2} s (projection and page)");
+    println!("written to   {}", output.display());
+    Ok(())
+}
+
+/// The synthetic corpus [`report`] draws: paragraphs of realistic length in
+/// 8 languages, vectors clustered around theme centres, and the themes.
+type Synthetic = (
+    Array2<f32>,
+    Vec<usize>,
+    Vec<crate::ingest::Paragraph>,
+    Vec<crate::describe::NamedTheme>,
+);
+
+fn synthetic_corpus(paragraphs: usize, themes: usize) -> Synthetic {
+    use crate::describe::{Example, NamedTheme, Theme};
+    use crate::ingest::Paragraph;
+    use rand_xoshiro::rand_core::{RngCore, SeedableRng};
+
     let languages = ["en", "de", "fr", "he", "zh", "ja", "ko", "ru"];
     let mut rng = rand_xoshiro::Xoshiro256Plus::seed_from_u64(42);
     let mut uniform = move || (rng.next_u32() as f32 / u32::MAX as f32) - 0.5;
@@ -321,24 +354,5 @@ pub fn report(paragraphs: usize, themes: usize, output: &Path) -> anyhow::Result
             },
         })
         .collect();
-    let started = Instant::now();
-    let places = output::project(vectors.view(), &labels, themes);
-    let pages = output::Pages {
-        paragraphs: &records,
-        themes: &named,
-    };
-    let header = output::Header {
-        files: paragraphs / 20 + 1,
-        label_language: "en",
-        model: "synthetic",
-        day: "2026-01-01",
-    };
-    let html = output::report_html(&pages, &header, &places);
-    let seconds = started.elapsed().as_secs_f64();
-    std::fs::write(output, &html).with_context(|| format!("--output {}", output.display()))?;
-    println!("paragraphs   {paragraphs} ({themes} themes)");
-    println!("report.html  {:.1} MB", html.len() as f64 / 1e6);
-    println!("built in     {seconds:.2} s (projection and page)");
-    println!("written to   {}", output.display());
-    Ok(())
+    (vectors, labels, records, named)
 }
