@@ -19,6 +19,8 @@ use crate::cluster::Clustering;
 
 /// Candidates taken from one theme's own paragraphs.
 pub const OWN_CANDIDATES: usize = 25;
+/// More of a theme's own terms, where other labels took the best.
+pub const MORE_CANDIDATES: usize = 60;
 /// Candidates from the whole corpus, for themes with no paragraph in the
 /// label language.
 const CORPUS_CANDIDATES: usize = 200;
@@ -33,6 +35,9 @@ pub struct Candidates {
     /// Per theme (clustering label), its own terms; empty where it has no
     /// paragraph in the label language.
     pub own: Vec<Vec<String>>,
+    /// Per theme, its other terms in the label language, most frequent
+    /// first: where the best ones are all taken by other labels.
+    pub own_more: Vec<Vec<String>>,
     /// The label language's most telling terms over the whole corpus.
     pub corpus: Vec<String>,
 }
@@ -55,10 +60,14 @@ pub fn choose<E>(
     keywords: usize,
     vectors: super::TermVectors<E>,
 ) -> Result<Vec<Chosen>, E> {
-    let mut terms: Vec<String> = candidates.own.iter().flatten().cloned().collect();
-    if candidates.own.iter().any(Vec::is_empty) {
-        terms.extend(candidates.corpus.iter().take(CORPUS_CANDIDATES).cloned());
-    }
+    let mut terms: Vec<String> = candidates
+        .own
+        .iter()
+        .chain(&candidates.own_more)
+        .flatten()
+        .cloned()
+        .collect();
+    terms.extend(candidates.corpus.iter().take(CORPUS_CANDIDATES).cloned());
     let mut seen = HashSet::new();
     terms.retain(|t| seen.insert(t.clone()));
     if terms.is_empty() {
@@ -79,20 +88,21 @@ pub fn choose<E>(
     let mut used_roots: HashSet<String> = HashSet::new();
     let mut chosen = Vec::new();
     for theme in 0..clustering.k() {
-        let own: Vec<(usize, f32)> = {
-            let n = candidates.own[theme].len() as f32;
-            candidates.own[theme]
-                .iter()
+        let ranked = |list: &[String]| -> Vec<(usize, f32)> {
+            let n = list.len() as f32;
+            list.iter()
                 .enumerate()
                 .filter_map(|(rank, t)| index(t).map(|i| (i, 1.0 - rank as f32 / n)))
                 .collect()
         };
+        let own = ranked(&candidates.own[theme]);
+        let own_more = ranked(&candidates.own_more[theme]);
         let corpus: Vec<(usize, f32)> = corpus_pool.iter().map(|&i| (i, 0.0)).collect();
         // A theme's own words first; the corpus's only where they run out.
         let pools = if own.is_empty() {
             vec![corpus]
         } else {
-            vec![own, corpus]
+            vec![own, own_more, corpus]
         };
         let mut picked: Vec<usize> = Vec::new();
         let mut label: Vec<String> = Vec::new();

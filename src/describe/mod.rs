@@ -316,7 +316,7 @@ impl<'a> TermCounts<'a> {
     /// The candidates for labels in `language`: each theme's own best terms
     /// in it, and the language's most frequent terms in the whole corpus.
     fn candidates(&self, language: &str) -> labels::Candidates {
-        let own = (0..self.theme_totals.len())
+        let own: Vec<Vec<String>> = (0..self.theme_totals.len())
             .map(|theme| {
                 self.ranked(theme)
                     .into_iter()
@@ -339,8 +339,27 @@ impl<'a> TermCounts<'a> {
         }
         let mut corpus: Vec<(&str, usize)> = totals.into_iter().filter(|&(_, n)| n >= 2).collect();
         corpus.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let own_more = (0..self.theme_totals.len())
+            .map(|theme| {
+                let mut terms: Vec<(&str, usize)> = self.per_theme_language[theme]
+                    .get(language)
+                    .into_iter()
+                    .flatten()
+                    .map(|(t, n)| (*t, *n))
+                    .collect();
+                terms.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+                let taken: &Vec<String> = &own[theme];
+                terms
+                    .into_iter()
+                    .map(|(t, _)| t.to_string())
+                    .filter(|t| !taken.contains(t))
+                    .take(labels::MORE_CANDIDATES)
+                    .collect()
+            })
+            .collect();
         labels::Candidates {
             own,
+            own_more,
             corpus: corpus.into_iter().map(|(t, _)| t.to_string()).collect(),
         }
     }
