@@ -2,9 +2,11 @@
 //! files to the report files.
 //!
 //! ingest → language → embed (through the cache) → cluster → describe →
-//! theme ids → output. Refresh touches the job at two points: the cached
-//! embedding before clustering and the stable theme ids after describing;
-//! the first sightings it records once the report files are in place.
+//! theme ids → output. Refresh meets the job where the past matters: it
+//! reads the history and embeds through the cache before clustering (label
+//! candidates go through the same cache), gives the stable theme ids after
+//! describing, hands the history to the output commit, and records first
+//! sightings once the report files are in place.
 
 use std::path::PathBuf;
 
