@@ -202,4 +202,9 @@ fn the_report_is_self_contained_and_renders_every_paragraph_and_theme() {
         )));
     }
     assert!(dom.contains("dir=\"rtl\""), "Hebrew reads right to left");
+    let again = seeds_output();
+    assert!(
+        std::fs::read(again.path().join("report.html")).unwrap() == html.as_bytes(),
+        "the same input gives the same page, map included"
+    );
 }

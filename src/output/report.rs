@@ -6,9 +6,11 @@
 //! language-corrected vector. Measured on the installguide benchmark (mean
 //! distance between translations of one paragraph over that of random
 //! pairs): t-SNE 0.02, the two directions along which the size-weighted
-//! theme centres spread most 0.20, plain PCA 0.21. t-SNE is used up to
-//! [`TSNE_LIMIT`] paragraphs, the theme-centre axes (instant, linear) above.
-//! Both are deterministic. Up to
+//! theme centres spread most 0.20, plain PCA 0.21. t-SNE would be the
+//! better map, but linfa-tsne's engine (bhtsne 0.4) seeds its start from
+//! the thread's random generator, so the same input gives another map each
+//! run; the map therefore uses the theme-centre directions: deterministic,
+//! instant at any size, and clearer about themes than plain PCA. Up to
 //! [`SVG_LIMIT`] paragraphs each mark is an SVG element carrying
 //! `data-paragraph` (its row in paragraphs.csv); above that the map is drawn
 //! on a canvas from compact data, and the page says so.
@@ -30,12 +32,6 @@ pub struct Pages<'a> {
     pub themes: &'a [NamedTheme],
 }
 
-/// Most paragraphs placed by t-SNE: on the installguide benchmark it puts
-/// translations 0.02 of a random pair's distance apart against 0.20 for
-/// the linear theme-centre axes, but its time grows too fast for more.
-const TSNE_LIMIT: usize = 2_000;
-/// Fewest paragraphs for t-SNE's perplexity to make sense.
-const TSNE_MIN: usize = 20;
 /// Most paragraphs drawn as SVG elements.
 pub const SVG_LIMIT: usize = 5_000;
 /// Text shown for a paragraph on the map, in characters.
@@ -131,35 +127,14 @@ fn theme_axes(vectors: ArrayView2<f32>, labels: &[usize], k: usize) -> (Array1<f
     (mean, axes)
 }
 
-/// Barnes-Hut t-SNE of the language-corrected vectors (fixed random seed,
-/// so the same vectors give the same map), where the corpus is neither too
-/// small for its perplexity nor too large for its time.
-fn tsne(vectors: ArrayView2<f32>) -> Option<Array2<f32>> {
-    use linfa::traits::Transformer;
-    let n = vectors.nrows();
-    if !(TSNE_MIN..=TSNE_LIMIT).contains(&n) {
-        return None;
-    }
-    let perplexity = 30f32.min((n - 1) as f32 / 3.0 - 1.0);
-    linfa_tsne::TSneParams::embedding_size(2)
-        .perplexity(perplexity)
-        .max_iter(1000)
-        .transform(vectors.to_owned())
-        .ok()
-}
-
-/// Each paragraph's place on the map, in page coordinates: t-SNE up to
-/// [`TSNE_LIMIT`] paragraphs, the theme-centre axes above (see the module
-/// notes for what was measured).
+/// Each paragraph's place on the map, in page coordinates.
 pub fn project(vectors: ArrayView2<f32>, labels: &[usize], k: usize) -> Vec<(f32, f32)> {
     if vectors.nrows() == 0 {
         return Vec::new();
     }
-    let raw = tsne(vectors).unwrap_or_else(|| {
-        let (mean, axes) = theme_axes(vectors, labels, k);
-        let centred = &vectors - &mean.insert_axis(Axis(0));
-        centred.dot(&axes.t())
-    });
+    let (mean, axes) = theme_axes(vectors, labels, k);
+    let centred = &vectors - &mean.insert_axis(Axis(0));
+    let raw = centred.dot(&axes.t());
     let range = |c: usize| {
         let col = raw.column(c);
         let lo = col.iter().copied().fold(f32::MAX, f32::min);
