@@ -25,7 +25,8 @@ use crate::refresh::RefreshError;
 const CACHE_FILE: &str = "cache.sqlite";
 
 /// Groups the paragraphs of articles in many languages into cross-language
-/// themes and writes them as spreadsheet-ready CSV.
+/// themes and writes them as CSV for scripts, an Excel workbook and an HTML
+/// report for people.
 ///
 /// With no arguments, runs the whole job on seeds/ and writes to output/.
 #[derive(Debug, Parser)]
