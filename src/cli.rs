@@ -19,6 +19,7 @@ use crate::output::OutputError;
 use crate::progress::Progress;
 use crate::refresh::cache::CacheError;
 use crate::refresh::lock::LockError;
+use crate::refresh::shard::Shard;
 use crate::refresh::RefreshError;
 
 /// The embedding cache's file name in the output folder.
@@ -109,6 +110,38 @@ enum Command {
         /// Where the page goes.
         #[arg(long, default_value = "target/bench-report.html")]
         output: PathBuf,
+    },
+    /// Embed one share of the paragraphs into a cache file of its own, for
+    /// embedding on many machines (a Kubernetes Indexed Job, a Slurm job
+    /// array); the next plain run takes the shard caches into its cache.
+    #[command(name = "embed")]
+    Embed {
+        /// Which share: I/N, 1 ≤ I ≤ N (a 0-based index such as
+        /// JOB_COMPLETION_INDEX needs +1).
+        #[arg(long)]
+        shard: Shard,
+        /// Article files or folders, as for the job (repeatable).
+        #[arg(long, default_value = "seeds")]
+        input: Vec<PathBuf>,
+        /// The job's output folder; the shard cache goes beside its cache.
+        #[arg(long, default_value = "output")]
+        output: PathBuf,
+        /// The job's cache (default: cache.sqlite in the output folder); the
+        /// shard writes CACHE-NAME.shard-I-of-N.sqlite beside it.
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+    /// The cluster stage (auto k, debiasing included) on synthetic
+    /// paragraph-like vectors of each size: seconds and peak memory.
+    #[command(name = "bench-scale")]
+    Scale {
+        /// Paragraphs (repeatable).
+        #[arg(long = "paragraphs", default_values_t = [10_000, 100_000, 1_000_000])]
+        paragraphs: Vec<usize>,
+        /// Folder to save each size's vectors (.npy) and chosen k in, for
+        /// benches/faiss_kmeans.py.
+        #[arg(long)]
+        save: Option<PathBuf>,
     },
     /// Time a refresh that adds one article to a corpus of thousands of cached
     /// paragraphs, next to a full run over the same corpus.
@@ -240,6 +273,19 @@ pub fn main() -> i32 {
             seed,
         }) => bench::themes(&model, progress, &gold, k, &keep, draws, seed),
         Some(Command::Refresh { gold, article }) => bench::refresh(&model, &gold, &article),
+        Some(Command::Embed {
+            shard,
+            input,
+            output,
+            cache,
+        }) => job::embed_shard(
+            &input,
+            &cache.unwrap_or_else(|| output.join(CACHE_FILE)),
+            shard,
+            &model,
+            progress,
+        ),
+        Some(Command::Scale { paragraphs, save }) => bench::scale(&paragraphs, save.as_deref()),
         Some(Command::Report {
             paragraphs,
             themes,
@@ -315,7 +361,7 @@ impl ModelArgs {
 fn exit_code(error: &anyhow::Error) -> i32 {
     let cache = |e: &CacheError| match e {
         CacheError::Busy { .. } => Some(3),
-        CacheError::NotAFile { .. } => Some(2),
+        CacheError::NotAFile { .. } | CacheError::NotAShardCache { .. } => Some(2),
         _ => None,
     };
     let code = if let Some(e) = error.downcast_ref::<LockError>() {

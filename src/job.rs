@@ -8,18 +8,21 @@
 //! describing, hands the history to the output commit, and records first
 //! sightings once the report files are in place.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 
 use ndarray::Array2;
 
 use crate::cluster::{self, ClusterError, ClusterOptions, Clustering, Debias, KChoice};
 use crate::describe::{self, Labelling};
 use crate::embed::{DeviceChoice, EmbedOptions, EmbedStats, Embedder};
-use crate::ingest::{self, Corpus};
+use crate::ingest::{self, Corpus, Paragraph};
 use crate::language::{self, Allowed, LanguageReport};
 use crate::model::ModelStore;
 use crate::output;
 use crate::progress::Progress;
+use crate::refresh::shard::{self, Shard};
 use crate::refresh::{self, cache::EmbeddingCache, Identified, Previous};
 use crate::run_record::{
     Counts, EmbeddingRecord, LabelRecord, ModelRecord, RefreshRecord, RunRecord, Stopwatch,
@@ -97,6 +100,7 @@ pub fn run(config: &JobConfig) -> anyhow::Result<()> {
     let _lock = refresh::lock::acquire(&config.output)?;
     output::recover(&config.output)?;
     let mut cache = EmbeddingCache::open(&config.cache)?;
+    absorb_shards(&mut cache, &config.cache)?;
 
     let mut corpus = read(config)?;
     clock.lap("ingest");
@@ -148,6 +152,7 @@ pub fn run(config: &JobConfig) -> anyhow::Result<()> {
     let mut record = record(config, &clock, &stages, changes);
     clock.lap("report");
     record.timings_seconds = clock.laps();
+    record.peak_memory_mb = clock.peaks();
     record.seconds = clock.elapsed();
     let history = identified.history_files(&previous)?;
     let places = output::project(
@@ -198,6 +203,55 @@ fn describe(
         clustering,
         &labelling,
     )?)
+}
+
+/// Moves the vectors of finished `crossthemes embed --shard` runs into the
+/// main cache; each shard file is removed once its vectors are committed.
+fn absorb_shards(cache: &mut EmbeddingCache, path: &Path) -> anyhow::Result<()> {
+    let waiting = shard::waiting(path)
+        .with_context(|| format!("looking for shard caches beside {}", path.display()))?;
+    for file in waiting {
+        let added = cache.absorb(&file)?;
+        tracing::info!("took {added} new vectors from {}", file.display());
+        std::fs::remove_file(&file).with_context(|| format!("removing {}", file.display()))?;
+    }
+    Ok(())
+}
+
+/// `crossthemes embed --shard I/N`: reads the whole corpus, embeds the
+/// paragraphs of share I into the shard's own cache file, and writes
+/// nothing else.
+pub fn embed_shard(
+    inputs: &[PathBuf],
+    cache: &Path,
+    shard: Shard,
+    model: &ModelConfig,
+    progress: Progress,
+) -> anyhow::Result<()> {
+    let corpus = ingest::read_corpus(inputs)?;
+    let mine: Vec<&Paragraph> = corpus
+        .paragraphs
+        .iter()
+        .filter(|p| shard.owns(&p.key))
+        .collect();
+    let path = shard.cache_path(cache);
+    if let Some(folder) = path.parent().filter(|f| !f.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("creating {}", folder.display()))?;
+    }
+    let mut shard_cache = EmbeddingCache::open(&path)?;
+    let embedder = model.load()?;
+    let bar = progress.bar(mine.len(), "embedding");
+    let (_, stats, reused) =
+        refresh::embed_paragraphs(&embedder, &mut shard_cache, &mine, &|done| bar.step(done))?;
+    tracing::info!(
+        "shard {shard}: {} of {} paragraphs; {} embedded, {reused} already there; cache {}",
+        mine.len(),
+        corpus.paragraphs.len(),
+        stats.texts,
+        path.display()
+    );
+    Ok(())
 }
 
 fn read(config: &JobConfig) -> anyhow::Result<Corpus> {
@@ -338,6 +392,7 @@ fn record(
         files: corpus.files.clone(),
         decoded_as: corpus.decoded_as.clone(),
         timings_seconds: Default::default(),
+        peak_memory_mb: Default::default(),
         started: clock.started_at(),
         seconds: 0.0,
     }

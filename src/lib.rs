@@ -22,3 +22,4 @@ mod output;
 mod progress;
 mod refresh;
 mod run_record;
+mod simd;

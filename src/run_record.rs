@@ -55,6 +55,9 @@ pub struct RunRecord {
     pub decoded_as: BTreeMap<String, String>,
     /// Seconds per stage.
     pub timings_seconds: BTreeMap<String, f64>,
+    /// Peak resident memory of the process during each stage, in MB (Linux
+    /// only; empty elsewhere).
+    pub peak_memory_mb: BTreeMap<String, f64>,
     /// When the run started, for runs.csv.
     #[serde(skip)]
     pub started: chrono::DateTime<chrono::Utc>,
@@ -187,6 +190,7 @@ pub struct Stopwatch {
     started: Instant,
     last: Instant,
     laps: BTreeMap<String, f64>,
+    peaks: BTreeMap<String, f64>,
 }
 
 impl Stopwatch {
@@ -198,6 +202,7 @@ impl Stopwatch {
             started: now,
             last: now,
             laps: BTreeMap::new(),
+            peaks: BTreeMap::new(),
         }
     }
 
@@ -216,6 +221,10 @@ impl Stopwatch {
         let seconds = self.last.elapsed().as_secs_f64();
         self.laps
             .insert(stage.to_string(), (seconds * 1000.0).round() / 1000.0);
+        if let Some(bytes) = take_peak_memory() {
+            self.peaks
+                .insert(stage.to_string(), (bytes as f64 / 1e5).round() / 10.0);
+        }
         self.last = Instant::now();
     }
 
@@ -224,10 +233,33 @@ impl Stopwatch {
         self.laps.clone()
     }
 
+    /// Peak memory per stage so far, in MB.
+    pub fn peaks(&self) -> BTreeMap<String, f64> {
+        self.peaks.clone()
+    }
+
     /// Seconds since the start.
     pub fn elapsed(&self) -> f64 {
         self.started.elapsed().as_secs_f64()
     }
+}
+
+/// The process's peak resident memory since the last call (or since it
+/// started), in bytes; the peak is then reset, so consecutive calls measure
+/// consecutive stages. Linux's VmHWM and clear_refs; `None` elsewhere.
+pub fn take_peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    // "5" resets the peak to the current resident size.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    Some(kb * 1024)
 }
 
 #[cfg(test)]

@@ -87,6 +87,31 @@ fn seeds_give_cross_language_themes_and_identical_reruns() {
             >= 2
     };
     let size = |t: &std::collections::HashMap<String, String>| t["size"].parse::<usize>().unwrap();
+    // Themes are grouped into ⌊√(k / 2)⌉ topics (at least 2 from 4 themes),
+    // each named after one of its themes and numbered from 1 by size.
+    let topics: std::collections::BTreeSet<usize> =
+        themes.iter().map(|t| t["topic"].parse().unwrap()).collect();
+    let expected = ((themes.len() as f64 / 2.0).sqrt().round() as usize).max(2);
+    assert_eq!(
+        topics,
+        (1..=expected).collect(),
+        "topics of {} themes",
+        themes.len()
+    );
+    for t in &themes {
+        assert!(
+            themes
+                .iter()
+                .any(|o| o["topic"] == t["topic"] && o["label"] == t["topic_label"]),
+            "theme {}: topic label {:?} is no label of its topic",
+            t["theme"],
+            t["topic_label"]
+        );
+    }
+    let per_topic =
+        |n: &str| -> usize { themes.iter().filter(|t| t["topic"] == n).map(size).sum() };
+    assert!(per_topic("1") >= per_topic("2"), "topic 1 is the largest");
+
     let crossing: usize = themes.iter().filter(|t| spans_languages(t)).map(size).sum();
     let all: usize = themes.iter().map(size).sum();
     assert!(

@@ -4,6 +4,9 @@
 //! refresh costs next to a full run. Each prints its figures as a table.
 
 mod measure;
+mod scale;
+
+pub use scale::scale;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -331,6 +334,8 @@ fn synthetic_corpus(paragraphs: usize, themes: usize) -> Synthetic {
             theme: Theme {
                 cluster: t,
                 label: format!("topic {t} · words · phrase"),
+                topic: t % 5 + 1,
+                topic_label: format!("topic {} · words · phrase", t % 5),
                 size: paragraphs / themes,
                 languages: languages
                     .iter()

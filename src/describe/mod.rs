@@ -44,6 +44,11 @@ pub struct Theme {
     /// Two or three keywords in the label language, joined with " · ",
     /// sharing no word with another theme's label.
     pub label: String,
+    /// The broader topic the theme belongs to, 1-based (numbered per run,
+    /// largest first).
+    pub topic: usize,
+    /// The topic's name: the label of its most central theme.
+    pub topic_label: String,
     /// Paragraphs in the theme.
     pub size: usize,
     /// (language, paragraphs), most paragraphs first.
@@ -172,7 +177,7 @@ pub fn describe<E>(
         KEYWORDS_PER_THEME,
         labelling.vectors,
     )?;
-    Ok((0..clustering.k())
+    let mut themes: Vec<Theme> = (0..clustering.k())
         .map(|theme| {
             let members: Vec<usize> = (0..paragraphs.len())
                 .filter(|&i| clustering.labels[i] == theme)
@@ -186,7 +191,13 @@ pub fn describe<E>(
             }
             described
         })
-        .collect())
+        .collect();
+    let names: Vec<String> = themes.iter().map(|t| t.label.clone()).collect();
+    for theme in &mut themes {
+        let central = clustering.topics.central_theme[theme.topic - 1];
+        theme.topic_label = names[central].clone();
+    }
+    Ok(themes)
 }
 
 /// A theme's facts but for its words: sizes, examples, sources.
@@ -230,6 +241,8 @@ fn theme_of(
     Theme {
         cluster: theme,
         label: format!("theme {}", theme + 1),
+        topic: clustering.topics.of_theme[theme] + 1,
+        topic_label: String::new(),
         size: members.len(),
         languages: language_counts,
         cohesion: members.iter().map(|&i| similarity(i)).sum::<f32>() / members.len().max(1) as f32,

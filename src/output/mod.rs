@@ -40,9 +40,11 @@ const WORKBOOK: &str = "themes.xlsx";
 const REPORT_HTML: &str = "report.html";
 
 /// The columns of themes.csv and of the workbook's Themes sheet.
-const THEME_COLUMNS: [&str; 14] = [
+const THEME_COLUMNS: [&str; 16] = [
     "theme",
     "label",
+    "topic",
+    "topic_label",
     "size",
     "languages",
     "language_count",
@@ -366,6 +368,8 @@ fn themes_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         out.write_record([
             named.id.to_string(),
             text_cell(&t.label),
+            t.topic.to_string(),
+            text_cell(&t.topic_label),
             t.size.to_string(),
             t.language_summary(),
             t.languages.len().to_string(),
@@ -432,7 +436,7 @@ fn read_runs(dir: &Path) -> Vec<csv::StringRecord> {
 }
 
 /// NumPy .npy (format 1.0), little-endian float32, C order.
-fn write_npy(w: &mut dyn Write, data: &Array2<f32>) -> std::io::Result<()> {
+pub fn write_npy(w: &mut dyn Write, data: &Array2<f32>) -> std::io::Result<()> {
     let mut header = format!(
         "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}",
         data.nrows(),

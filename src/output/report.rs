@@ -458,12 +458,14 @@ fn cards_section(page: &mut String, r: &Pages, colour: &HashMap<usize, &str>) {
         let _ = write!(
             page,
             "<article class=\"theme\" data-theme=\"{}\" style=\"border-color:{}\"><h3>{} · {}</h3>\
-             <p class=\"facts\">{} paragraphs · {} · {} file{}{} · cohesion {:.2} · first seen {}</p>\
+             <p class=\"facts\">topic {}: {} · {} paragraphs · {} · {} file{}{} · cohesion {:.2} · first seen {}</p>\
              <p class=\"keywords\">{}</p>",
             named.id,
             colour.get(&named.id).copied().unwrap_or("#999"),
             named.id,
             escape(&t.label),
+            t.topic,
+            escape(&t.topic_label),
             t.size,
             escape(&t.language_summary()),
             t.files,

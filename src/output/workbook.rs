@@ -298,6 +298,8 @@ impl Sheets<'_> {
                 vec![
                     Cell::Link(named.id.to_string(), target),
                     text(&t.label),
+                    Cell::Int(t.topic as u64),
+                    text(&t.topic_label),
                     Cell::Int(t.size as u64),
                     text(&t.language_summary()),
                     Cell::Int(t.languages.len() as u64),

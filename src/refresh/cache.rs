@@ -45,6 +45,12 @@ pub enum CacheError {
         /// The folder.
         path: PathBuf,
     },
+    /// A file named like a shard cache is not one.
+    #[error("{path} is named like a shard cache but is not a crossthemes cache; move it out of the cache's folder")]
+    NotAShardCache {
+        /// The file.
+        path: PathBuf,
+    },
     /// An unusable cache file could not be renamed out of the way.
     #[error("cache {path}: cannot set the unreadable file aside: {error}")]
     SetAside {
@@ -211,6 +217,51 @@ impl EmbeddingCache {
             path: self.path.clone(),
             error,
         }
+    }
+
+    /// Copies every vector of the shard cache at `shard` that this cache
+    /// lacks into it, in one transaction; returns how many were new. The
+    /// shard file itself is left as it is.
+    pub fn absorb(&mut self, shard: &Path) -> Result<usize, CacheError> {
+        let failed = |error| CacheError::Sqlite {
+            path: shard.to_path_buf(),
+            error,
+        };
+        let shard_text = shard.to_string_lossy().into_owned();
+        self.conn
+            .execute("ATTACH DATABASE ?1 AS shard", params![shard_text])
+            .map_err(failed)?;
+        let copied = (|| {
+            let application: Option<String> = self
+                .conn
+                .query_row(
+                    "SELECT value FROM shard.meta WHERE key = 'application'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if application.as_deref() != Some(APPLICATION) {
+                return Ok(None);
+            }
+            self.conn
+                .execute(
+                    "INSERT OR IGNORE INTO main.embeddings SELECT * FROM shard.embeddings",
+                    [],
+                )
+                .map(Some)
+        })();
+        let detached = self.conn.execute("DETACH DATABASE shard", []);
+        let copied = copied.map_err(|e| match e {
+            // A file that is no SQLite database at all.
+            rusqlite::Error::SqliteFailure(..) => CacheError::NotAShardCache {
+                path: shard.to_path_buf(),
+            },
+            other => failed(other),
+        })?;
+        detached.map_err(failed)?;
+        copied.ok_or_else(|| CacheError::NotAShardCache {
+            path: shard.to_path_buf(),
+        })
     }
 
     /// The cached vector of each paragraph key, where there is a sound one.

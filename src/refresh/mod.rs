@@ -6,6 +6,7 @@
 pub mod cache;
 mod history;
 pub mod lock;
+pub mod shard;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -149,6 +150,25 @@ struct Keyed<'a> {
     name: &'a dyn Fn(usize) -> String,
 }
 
+/// The vectors of `paragraphs`: from the cache where it has them, embedded
+/// (and cached) otherwise. Returns them with what the model did and how
+/// many came from the cache.
+pub fn embed_paragraphs(
+    embedder: &Embedder,
+    cache: &mut EmbeddingCache,
+    paragraphs: &[&Paragraph],
+    progress: &dyn Fn(usize),
+) -> Result<(Array2<f32>, EmbedStats, usize), RefreshError> {
+    let name = |i: usize| format!("{} paragraph {}", paragraphs[i].file, paragraphs[i].number);
+    let items = Keyed {
+        noun: "paragraphs",
+        keys: paragraphs.iter().map(|p| p.key.as_str()).collect(),
+        texts: paragraphs.iter().map(|p| p.text.as_str()).collect(),
+        name: &name,
+    };
+    embed_keyed(embedder, cache, &items, progress)
+}
+
 /// Embeds `items`, taking every vector the cache has for this model and
 /// embedding (and caching, chunk by chunk) only the rest. Returns the
 /// vectors, one row per item, what the model did, and how many came from
@@ -222,16 +242,11 @@ pub fn embed_with_cache(
     today: &str,
     progress: &dyn Fn(usize),
 ) -> Result<(Array2<f32>, EmbedStats, usize), RefreshError> {
-    let name = |i: usize| format!("{} paragraph {}", paragraphs[i].file, paragraphs[i].number);
-    let items = Keyed {
-        noun: "paragraphs",
-        keys: paragraphs.iter().map(|p| p.key.as_str()).collect(),
-        texts: paragraphs.iter().map(|p| p.text.as_str()).collect(),
-        name: &name,
-    };
-    let (vectors, stats, reused) = embed_keyed(embedder, cache, &items, progress)?;
-    let seen = cache.first_seen(&items.keys)?;
-    drop(items);
+    let all: Vec<&Paragraph> = paragraphs.iter().collect();
+    let (vectors, stats, reused) = embed_paragraphs(embedder, cache, &all, progress)?;
+    let keys: Vec<&str> = all.iter().map(|p| p.key.as_str()).collect();
+    let seen = cache.first_seen(&keys)?;
+    drop((all, keys));
     for (p, day) in paragraphs.iter_mut().zip(seen) {
         let day = day.or_else(|| previous.first_seen(&p.key).cloned());
         p.is_new = day.is_none();

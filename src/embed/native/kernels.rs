@@ -1,41 +1,12 @@
 //! Element-wise and row-wise kernels of the encoder: layer norm, GELU,
 //! softmax. Written as plain loops over lane-sized chunks so the compiler
 //! vectorizes them; each public kernel is compiled once per instruction set
-//! (AVX-512, AVX2+FMA, baseline) and picks the best the CPU has at run time,
-//! so one binary runs everywhere and uses wide vectors where they exist.
+//! by [`crate::simd::dispatch`] and picks the best the CPU has at run time.
 
 /// Chunk width for reductions: wide enough for one AVX-512 register.
 const LANES: usize = 16;
 
-/// Defines `pub fn $name` that runs `$body` compiled for the best instruction
-/// set this CPU offers.
-macro_rules! dispatch {
-    ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
-        $(#[$doc])*
-        pub fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn portable($($arg: $ty),*) $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-                unsafe fn avx512($($arg: $ty),*) { portable($($arg),*) }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2($($arg: $ty),*) { portable($($arg),*) }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU has the features the function was compiled for.
-                    return unsafe { avx512($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: as above.
-                    return unsafe { avx2($($arg),*) };
-                }
-            }
-            portable($($arg),*)
-        }
-    };
-}
+use crate::simd::dispatch;
 
 #[inline(always)]
 fn lane_sum(values: &[f32]) -> f32 {

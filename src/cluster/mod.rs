@@ -1,0 +1,423 @@
+//! The `cluster` stage: removes the language signal from the embeddings and
+//! groups paragraphs into themes with k-means, then groups the themes into
+//! a few broader topics.
+//!
+//! Multilingual vectors sit in one region per language, so plain k-means
+//! groups by language; [`joint`] fits a language offset per language with
+//! the clusters. [`kmeans`] is one k-means fit (linfa, f32, over the SIMD
+//! distance in [`distance`]), [`auto_k`] chooses k on a sample, [`topics`]
+//! groups the themes.
+
+mod auto_k;
+mod distance;
+mod joint;
+mod kmeans;
+mod topics;
+
+pub use topics::Topics;
+
+use std::collections::BTreeMap;
+
+use ndarray::{Array2, ArrayView2};
+use serde::Serialize;
+
+use crate::ingest::Paragraph;
+use auto_k::normalized;
+use joint::{FitSettings, Fitted, Languages};
+
+/// How the language signal is removed before clustering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Debias {
+    /// Language offsets fitted jointly with the clusters (default).
+    Joint,
+    /// Subtract each language's mean vector once.
+    Mean,
+    /// Plain k-means on the model's vectors (groups by language).
+    None,
+}
+
+/// How many themes to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum KChoice {
+    /// Chosen by silhouette.
+    Auto,
+    /// Set by `--k`.
+    Fixed(usize),
+    /// The last run's number, kept by a refresh under `--k auto`.
+    Kept(usize),
+}
+
+impl std::str::FromStr for KChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(KChoice::Auto);
+        }
+        match s.parse::<usize>() {
+            Ok(k) if k >= 1 => Ok(KChoice::Fixed(k)),
+            _ => Err(format!(
+                "expected a whole number of themes (1 or more) or `auto`, got {s:?}"
+            )),
+        }
+    }
+}
+
+/// Settings of one clustering.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// How many themes.
+    pub k: KChoice,
+    /// Seed of k-means++; the same seed gives the same themes.
+    pub seed: u64,
+    /// How the language signal is removed.
+    pub debias: Debias,
+    /// k-means restarts from fresh k-means++ seeds; the best inertia wins.
+    pub restarts: usize,
+    /// Where to start instead of k-means++ (a refresh starts from the
+    /// previous run's themes); used when k equals their number.
+    pub init: Option<WarmStart>,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        Self {
+            k: KChoice::Auto,
+            seed: 42,
+            debias: Debias::Joint,
+            restarts: 10,
+            init: None,
+        }
+    }
+}
+
+/// Why no themes could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// More themes asked for than there are paragraphs.
+    #[error("--k {k} asks for more themes than there are paragraphs ({paragraphs})")]
+    KTooLarge {
+        /// Themes asked for.
+        k: usize,
+        /// Paragraphs there are.
+        paragraphs: usize,
+    },
+    /// linfa's k-means failed.
+    #[error("k-means failed: {0}")]
+    KMeans(String),
+}
+
+/// How k was chosen, with every candidate's score, for run.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct KSelection {
+    /// The number of themes.
+    pub k: usize,
+    /// How it was chosen, in words.
+    pub method: String,
+    /// (k, mean silhouette) for each candidate tried by `--k auto`.
+    pub candidates: Vec<(usize, f64)>,
+}
+
+/// Themes found in the paragraphs. Labels are 0-based, ordered by theme size
+/// (largest first), ties by first paragraph. Everything here follows from
+/// the labels and the embeddings alone, so equal labels give equal numbers.
+#[derive(Debug, Clone)]
+pub struct Clustering {
+    /// Each paragraph's theme.
+    pub labels: Vec<usize>,
+    /// Language-corrected vectors, L2-normalized: the space themes live in.
+    pub vectors: Array2<f32>,
+    /// Normalized mean of each theme's corrected vectors.
+    pub centroids: Array2<f32>,
+    /// Where a later run starts from.
+    pub warm_start: WarmStart,
+    /// How k was chosen.
+    pub selection: KSelection,
+    /// The themes grouped into broader topics.
+    pub topics: Topics,
+}
+
+/// The state a refresh starts k-means from: each theme's mean corrected
+/// vector and each language's offset.
+#[derive(Debug, Clone, Default)]
+pub struct WarmStart {
+    /// Each theme's mean corrected vector.
+    pub centroids: Array2<f32>,
+    /// Each language's fitted offset.
+    pub offsets: BTreeMap<String, Vec<f32>>,
+}
+
+impl Clustering {
+    /// The number of themes.
+    pub fn k(&self) -> usize {
+        self.centroids.nrows()
+    }
+
+    /// Cosine of paragraph `i` to its theme's centroid.
+    pub fn similarity(&self, i: usize) -> f32 {
+        self.vectors.row(i).dot(&self.centroids.row(self.labels[i]))
+    }
+
+    /// Fills in each paragraph's similarity to its theme (`paragraphs` as
+    /// clustered).
+    pub fn record_similarities(&self, paragraphs: &mut [Paragraph]) {
+        for (i, p) in paragraphs.iter_mut().enumerate() {
+            p.similarity = self.similarity(i);
+        }
+    }
+}
+
+/// Clusters `embeddings` (one row per paragraph, in the language given
+/// beside it) into themes.
+pub fn cluster(
+    embeddings: ArrayView2<f32>,
+    languages: &[impl AsRef<str>],
+    options: &ClusterOptions,
+) -> Result<Clustering, ClusterError> {
+    let n = embeddings.nrows();
+    let languages = Languages::new(languages);
+    let (fitted, selection) = match options.k {
+        KChoice::Fixed(k) | KChoice::Kept(k) if k > n => {
+            return Err(ClusterError::KTooLarge { k, paragraphs: n })
+        }
+        KChoice::Fixed(k) | KChoice::Kept(k) => {
+            let settings = FitSettings {
+                k,
+                debias: options.debias,
+                restarts: options.restarts,
+                seed: options.seed,
+                warm: options.init.as_ref(),
+            };
+            let fitted = joint::fit(embeddings, &languages, &settings)?;
+            let method = if options.k == KChoice::Fixed(k) {
+                "fixed by --k"
+            } else {
+                "kept from the previous run (--rebuild chooses again)"
+            };
+            let selection = KSelection {
+                k,
+                method: method.into(),
+                candidates: vec![],
+            };
+            (fitted, selection)
+        }
+        KChoice::Auto => auto_k::choose_k(embeddings, &languages, options)?,
+    };
+    finish(embeddings, fitted, &languages, selection, options)
+}
+
+/// Renumbers themes by size and derives everything else from the labels.
+fn finish(
+    data: ArrayView2<f32>,
+    fitted: Fitted,
+    languages: &Languages,
+    selection: KSelection,
+    options: &ClusterOptions,
+) -> Result<Clustering, ClusterError> {
+    let Fitted {
+        labels,
+        mut corrected,
+        ..
+    } = fitted;
+    let labels = fill_empty_themes(corrected.view(), labels, selection.k);
+    let k = labels.iter().max().map_or(1, |m| m + 1);
+    let mut sizes: Vec<(usize, usize, usize)> = (0..k)
+        .map(|c| {
+            let size = labels.iter().filter(|&&l| l == c).count();
+            let first = labels.iter().position(|&l| l == c).unwrap_or(usize::MAX);
+            (c, size, first)
+        })
+        .filter(|&(_, size, _)| size > 0)
+        .collect();
+    sizes.sort_by_key(|&(_, size, first)| (std::cmp::Reverse(size), first));
+    let mut renumber = vec![0; k];
+    for (new, &(old, _, _)) in sizes.iter().enumerate() {
+        renumber[old] = new;
+    }
+    let labels: Vec<usize> = labels.iter().map(|&l| renumber[l]).collect();
+    let k = sizes.len();
+
+    let offsets =
+        joint::settle_offsets(data, languages, &labels, k, options.debias, &mut corrected);
+    let fitted = Fitted {
+        labels,
+        corrected,
+        offsets,
+    };
+    let warm_start = fitted.warm_start(languages, k);
+    let vectors = normalized(fitted.corrected);
+    let centroids = normalized(joint::means(vectors.view(), &fitted.labels, k));
+    let sizes: Vec<usize> = sizes.iter().map(|&(_, size, _)| size).collect();
+    let topics = topics::group(&centroids, &sizes, options.seed)?;
+    Ok(Clustering {
+        labels: fitted.labels,
+        vectors,
+        centroids,
+        warm_start,
+        selection: KSelection { k, ..selection },
+        topics,
+    })
+}
+/// k-means can leave a theme empty (the joint fit moves the points under
+/// it); as scikit-learn does, each empty theme takes the paragraph farthest
+/// from its own theme's mean, from a theme that keeps at least one.
+fn fill_empty_themes(data: ArrayView2<f32>, mut labels: Vec<usize>, k: usize) -> Vec<usize> {
+    loop {
+        let mut sizes = vec![0usize; k.max(1)];
+        for &l in &labels {
+            if l < sizes.len() {
+                sizes[l] += 1;
+            }
+        }
+        let Some(empty) = sizes.iter().position(|&s| s == 0) else {
+            return labels;
+        };
+        let means = joint::means(data, &labels, sizes.len());
+        let distance = |i: usize| {
+            let d = &data.row(i) - &means.row(labels[i]);
+            d.dot(&d)
+        };
+        let farthest = (0..labels.len())
+            .filter(|&i| sizes[labels[i]] >= 2)
+            .max_by(|&a, &b| distance(a).total_cmp(&distance(b)).then(b.cmp(&a)));
+        let Some(i) = farthest else {
+            return labels;
+        };
+        labels[i] = empty;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Axis};
+
+    #[test]
+    fn an_empty_theme_takes_the_farthest_paragraph() {
+        let data = array![[0.0f32, 0.0], [0.1, 0.0], [5.0, 0.0], [9.0, 9.0]];
+        // Theme 2 came out empty; the point at (9, 9) is farthest from its mean.
+        let labels = fill_empty_themes(data.view(), vec![0, 0, 1, 0], 3);
+        assert_eq!(labels, vec![0, 0, 1, 2]);
+        assert_eq!(
+            fill_empty_themes(data.view(), vec![0, 1, 2, 3], 4),
+            vec![0, 1, 2, 3]
+        );
+    }
+
+    /// Two themes × two languages; the language shift is larger than the
+    /// theme difference, as with real multilingual vectors.
+    fn toy() -> (Array2<f32>, Vec<String>, Vec<usize>) {
+        let mut rows = Vec::new();
+        let mut languages = Vec::new();
+        let mut themes = Vec::new();
+        for (lang, shift) in [("en", 0.0f32), ("he", 5.0)] {
+            for theme in 0..2 {
+                for j in 0..6 {
+                    let jitter = j as f32 * 0.01;
+                    rows.extend([shift + jitter, theme as f32 + jitter, 1.0]);
+                    languages.push(lang.to_string());
+                    themes.push(theme);
+                }
+            }
+        }
+        (
+            Array2::from_shape_vec((24, 3), rows).unwrap(),
+            languages,
+            themes,
+        )
+    }
+
+    fn agrees_with(themes: &[usize], labels: &[usize]) -> bool {
+        (0..themes.len()).all(|i| {
+            (0..themes.len()).all(|j| (themes[i] == themes[j]) == (labels[i] == labels[j]))
+        })
+    }
+
+    #[test]
+    fn plain_kmeans_splits_by_language_and_debiasing_by_theme() {
+        let (data, languages, themes) = toy();
+        let opts = |debias| ClusterOptions {
+            k: KChoice::Fixed(2),
+            debias,
+            ..Default::default()
+        };
+        let plain = cluster(data.view(), &languages, &opts(Debias::None)).unwrap();
+        assert!(!agrees_with(&themes, &plain.labels));
+        for debias in [Debias::Mean, Debias::Joint] {
+            let result = cluster(data.view(), &languages, &opts(debias)).unwrap();
+            assert!(
+                agrees_with(&themes, &result.labels),
+                "{debias:?}: {:?}",
+                result.labels
+            );
+        }
+    }
+
+    #[test]
+    fn joint_offsets_survive_a_language_that_covers_one_theme() {
+        let (data, languages, themes) = toy();
+        // Hebrew keeps all of theme 1 but a third of theme 0: its mean now
+        // carries topic too.
+        let keep: Vec<usize> = (0..24)
+            .filter(|&i| languages[i] == "en" || themes[i] == 1 || i % 6 < 2)
+            .collect();
+        let data = data.select(Axis(0), &keep);
+        let languages: Vec<String> = keep.iter().map(|&i| languages[i].clone()).collect();
+        let themes: Vec<usize> = keep.iter().map(|&i| themes[i]).collect();
+        let opts = ClusterOptions {
+            k: KChoice::Fixed(2),
+            debias: Debias::Joint,
+            ..Default::default()
+        };
+        let result = cluster(data.view(), &languages, &opts).unwrap();
+        assert!(agrees_with(&themes, &result.labels), "{:?}", result.labels);
+    }
+
+    #[test]
+    fn auto_k_records_every_candidate_and_k_too_large_is_refused() {
+        let (data, languages, _) = toy();
+        let result = cluster(data.view(), &languages, &ClusterOptions::default()).unwrap();
+        let candidates = &result.selection.candidates;
+        assert!(candidates.len() >= 2);
+        let best = candidates
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap();
+        assert_eq!(
+            best.0, result.selection.k,
+            "the best-scoring candidate wins"
+        );
+        let err = cluster(
+            data.view(),
+            &languages,
+            &ClusterOptions {
+                k: KChoice::Fixed(99),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("--k 99"));
+    }
+
+    #[test]
+    fn themes_are_numbered_by_size() {
+        let data = array![[1.0f32, 0.0], [1.0, 0.1], [0.0, 1.0], [1.0, 0.05]];
+        let langs = vec!["en".to_string(); 4];
+        let opts = ClusterOptions {
+            k: KChoice::Fixed(2),
+            debias: Debias::None,
+            ..Default::default()
+        };
+        let result = cluster(data.view(), &langs, &opts).unwrap();
+        assert_eq!(result.labels, vec![0, 0, 1, 0]);
+        assert!(result.similarity(2) > 0.99);
+    }
+
+    #[test]
+    fn k_parses_numbers_and_auto() {
+        assert_eq!("auto".parse::<KChoice>().unwrap(), KChoice::Auto);
+        assert_eq!("13".parse::<KChoice>().unwrap(), KChoice::Fixed(13));
+        assert!("0".parse::<KChoice>().is_err());
+        assert!("many".parse::<KChoice>().is_err());
+    }
+}
