@@ -37,6 +37,17 @@ bench-stability:
 bench-refresh:
     cargo run --release -- bench-refresh --gold ../shared/bench/installguide/gold.csv --article seeds/000_83d050db8f9f875e.txt
 
+# The cluster stage at 10k, 100k and 1M synthetic paragraphs, then faiss's
+# k-means on the same vectors at the same k (pip install faiss-cpu numpy).
+bench-scale:
+    cargo run --release -- bench-scale --save target/bench-scale
+    python3 benches/faiss_kmeans.py target/bench-scale
+
+# A large real corpus: Debian's manual pages in 9 languages, rendered to text
+# under target/manpages (needs apt-get, dpkg-deb and groff).
+manpages-corpus:
+    benches/manpages_corpus.sh target/manpages
+
 # Formatting and lints, as they must stay.
 lint:
     cargo fmt --all -- --check
