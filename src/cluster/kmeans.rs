@@ -64,8 +64,9 @@ pub fn train(
 ) -> Result<Model, ClusterError> {
     let sample = sample_rows(points.nrows(), k * TRAIN_POINTS_PER_CENTROID, seed);
     let training = match &sample {
-        Some(rows) => points.select(Axis(0), rows),
-        None => points.as_standard_layout().into_owned(),
+        Some(rows) => points.select(Axis(0), rows).into(),
+        // No copy when the points are already in row-major order.
+        None => points.as_standard_layout(),
     };
     let fit = |centroids: Array2<f32>| {
         KMeans::params_with(k, Xoshiro256Plus::seed_from_u64(seed), SquaredL2)
@@ -104,6 +105,9 @@ fn plus_plus(points: ArrayView2<f32>, k: usize, rng: &mut Xoshiro256Plus) -> Arr
     let mut chosen = (rng.next_u64() % n as u64) as usize;
     for c in 0..k {
         centroids.row_mut(c).assign(&points.row(chosen));
+        if c + 1 == k {
+            break; // the distances to the last centroid pick nothing more
+        }
         let centre = points.row(chosen);
         let centre = centre.as_slice().expect("standard layout");
         nearest
