@@ -85,11 +85,13 @@ const LABEL_METHOD: &str = "candidates by class-based TF-IDF in the label langua
     theme in the language-corrected space, picked by maximal marginal relevance; no label \
     word in two themes";
 
-/// The vectors of a corpus and what it took to get them.
+/// What it took to get a corpus's vectors, and the copy of them that
+/// `--save-embeddings` writes (the clustering turns the vectors themselves
+/// into its corrected ones, so without the flag they exist once).
 struct Embedded {
-    vectors: Array2<f32>,
     stats: EmbedStats,
     reused: usize,
+    saved: Option<Array2<f32>>,
 }
 
 /// Runs the whole job once; the report files are all replaced, or none.
@@ -111,7 +113,7 @@ pub fn run(config: &JobConfig) -> anyhow::Result<()> {
     let embedder = config.model.load()?;
     clock.lap("model_load");
     let previous = Previous::load(&config.output, &embedder.identity(), config.rebuild);
-    let embedded = embed(
+    let (vectors, embedded) = embed(
         config,
         &embedder,
         &mut cache,
@@ -121,7 +123,7 @@ pub fn run(config: &JobConfig) -> anyhow::Result<()> {
     )?;
     clock.lap("embed");
     let options = previous.cluster_options(config.cluster_options(), corpus.paragraphs.len());
-    let clustering = cluster(config, &options, &embedded, &mut corpus)?;
+    let clustering = cluster(config, &options, vectors, &mut corpus)?;
     clock.lap("cluster");
     let themes = describe(&embedder, &mut cache, &corpus, &clustering, &label_language)?;
     clock.lap("describe");
@@ -282,7 +284,7 @@ fn embed(
     previous: &Previous,
     corpus: &mut Corpus,
     today: &str,
-) -> anyhow::Result<Embedded> {
+) -> anyhow::Result<(Array2<f32>, Embedded)> {
     let bar = config.progress.bar(corpus.paragraphs.len(), "embedding");
     let (vectors, stats, reused) = refresh::embed_with_cache(
         embedder,
@@ -292,17 +294,21 @@ fn embed(
         today,
         &|done| bar.step(done),
     )?;
-    Ok(Embedded {
+    let saved = config.save_embeddings.then(|| vectors.clone());
+    Ok((
         vectors,
-        stats,
-        reused,
-    })
+        Embedded {
+            stats,
+            reused,
+            saved,
+        },
+    ))
 }
 
 fn cluster(
     config: &JobConfig,
     options: &ClusterOptions,
-    embedded: &Embedded,
+    vectors: Array2<f32>,
     corpus: &mut Corpus,
 ) -> anyhow::Result<Clustering> {
     let languages: Vec<&str> = corpus
@@ -312,7 +318,7 @@ fn cluster(
         .collect();
     let clustering = {
         let _spinner = config.progress.spinner("clustering");
-        cluster::cluster(embedded.vectors.view(), &languages, options)?
+        cluster::cluster(vectors, &languages, options)?
     };
     clustering.record_similarities(&mut corpus.paragraphs);
     tracing::info!(
@@ -411,7 +417,7 @@ fn write(
         paragraphs: &corpus.paragraphs,
         themes: &identified.themes,
         run: record,
-        embeddings: config.save_embeddings.then_some(&embedded.vectors),
+        embeddings: embedded.saved.as_ref(),
         places,
         kept_files: history,
     };

@@ -407,6 +407,16 @@ fn a_paragraph_of_megabytes_is_cut_with_a_warning_naming_it() {
         run_json(output.path())["embedding"]["stats"]["cut_to_max_tokens"],
         1
     );
+    // Another limit gives that paragraph another vector: the cached ones
+    // are not taken for it.
+    job_ok(
+        input.path(),
+        output.path(),
+        &["--max-paragraph-tokens", "512"],
+    );
+    let run = run_json(output.path());
+    assert_eq!(run["embedding"]["stats"]["cut_to_max_tokens"], 1, "{run}");
+    assert_eq!(run["embedding"]["reused_from_cache"], 0, "{run}");
 }
 
 #[test]

@@ -188,7 +188,7 @@ pub fn theme_benchmark(
                     subset.iter().map(|&i| gold[i].clone()).collect();
                 let sub_vectors = embeddings.select(Axis(0), subset);
                 let languages: Vec<String> = sub_gold.iter().map(|g| g.lang.clone()).collect();
-                let result = cluster::cluster(sub_vectors.view(), &languages, &options)?;
+                let result = cluster::cluster(sub_vectors, &languages, &options)?;
                 let s = score(&sub_gold, &result.labels);
                 total.agreement += s.agreement;
                 total.nmi_gold += s.nmi_gold;
@@ -241,7 +241,7 @@ pub fn theme_stability(
     noise_levels: &[f64],
     trials: usize,
 ) -> Result<(usize, Vec<StabilityRow>), cluster::ClusterError> {
-    let base = cluster::cluster(embeddings.view(), languages, options)?.labels;
+    let base = cluster::cluster(embeddings.clone(), languages, options)?.labels;
     let base_k = theme_count(&base);
     let mut rng = Xoshiro256Plus::seed_from_u64(options.seed);
     let mut rows = Vec::new();
@@ -274,7 +274,7 @@ pub fn theme_stability(
                 .map(|(a, b)| 1.0 - f64::from(a.dot(&b)))
                 .sum::<f64>()
                 / (embeddings.nrows() * trials) as f64;
-            let labels = cluster::cluster(noisy.view(), languages, options)?.labels;
+            let labels = cluster::cluster(noisy, languages, options)?.labels;
             let moved = paragraphs_moved(&base, &labels);
             row.changed += usize::from(moved > 0);
             row.k_changed += usize::from(theme_count(&labels) != base_k);

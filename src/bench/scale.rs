@@ -27,20 +27,22 @@ pub fn scale(sizes: &[usize], save: Option<&Path>) -> anyhow::Result<()> {
     println!("|---|---|---|---|---|");
     for &n in sizes {
         let (vectors, languages) = synthetic(n, 42);
-        take_peak_memory();
-        let started = Instant::now();
-        let clustering = cluster::cluster(vectors.view(), &languages, &ClusterOptions::default())?;
-        let seconds = started.elapsed().as_secs_f64();
-        let peak = take_peak_memory().map_or("n/a".into(), |b| format!("{:.0}", b as f64 / 1e6));
-        println!(
-            "| {n} | {} | {seconds:.1} | {peak} | {:.0} |",
-            clustering.k(),
-            (vectors.len() * 4) as f64 / 1e6
-        );
+        let megabytes = (vectors.len() * 4) as f64 / 1e6;
         if let Some(folder) = save {
             std::fs::create_dir_all(folder)
                 .with_context(|| format!("creating {}", folder.display()))?;
             write_npy(&folder.join(format!("vectors-{n}.npy")), &vectors)?;
+        }
+        take_peak_memory();
+        let started = Instant::now();
+        let clustering = cluster::cluster(vectors, &languages, &ClusterOptions::default())?;
+        let seconds = started.elapsed().as_secs_f64();
+        let peak = take_peak_memory().map_or("n/a".into(), |b| format!("{:.0}", b as f64 / 1e6));
+        println!(
+            "| {n} | {} | {seconds:.1} | {peak} | {megabytes:.0} |",
+            clustering.k(),
+        );
+        if let Some(folder) = save {
             std::fs::write(
                 folder.join(format!("k-{n}.txt")),
                 clustering.k().to_string(),

@@ -1,6 +1,6 @@
 //! `--k auto`: tries candidate k on a sample of the paragraphs and keeps
-//! the one with the highest mean silhouette (cosine distance, on the
-//! language-corrected vectors).
+//! the fewest themes whose mean silhouette (cosine distance, on the
+//! language-corrected vectors) is within a small tie of the highest.
 //!
 //! The range is ⌈√n / 2⌉ ..= max(min(1.5·√n, 30), √n), at most
 //! [`AUTO_K_MAX`] (and its lower end at most half of that): small corpora
@@ -25,6 +25,11 @@ pub const AUTO_K_SAMPLE: usize = 2_000;
 const MAX_CANDIDATES: usize = 16;
 /// A wider range is covered by a geometric grid of this many values.
 const GRID_CANDIDATES: usize = 8;
+/// Silhouettes closer than this count as a tie, won by the fewer themes.
+/// Text on one broad subject scores nearly alike at many k (the seeds: all
+/// within ±0.01 of 0); picking the strict highest there lets noise far below
+/// the model's own rounding error change the number of themes.
+pub const SILHOUETTE_TIE: f64 = 0.01;
 /// Most points the silhouette of one candidate is computed on.
 const SILHOUETTE_SAMPLE: usize = 2000;
 
@@ -85,20 +90,19 @@ pub fn choose_k(
     } else {
         data.view()
     };
-    let mut best: Option<(f64, Fitted, usize)> = None;
-    let mut scores = Vec::new();
+    let mut tried = Vec::new();
     for k in candidates(k_min, k_max) {
         let fitted = joint::fit(on, &sample_languages, &settings(k))?;
-        let score = silhouette(fitted.corrected.view(), &fitted.labels, k);
+        let corrected = joint::corrected(on, &sample_languages.ids, &fitted.offsets);
+        let score = silhouette(corrected.view(), &fitted.labels, k);
         tracing::debug!("k = {k}: silhouette {score:.4}");
-        scores.push((k, score));
-        if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
-            best = Some((score, fitted, k));
-        }
+        tried.push((k, score, fitted));
     }
-    let (_, fitted, k) = best.expect("at least one candidate");
+    let scores: Vec<(usize, f64)> = tried.iter().map(|(k, score, _)| (*k, *score)).collect();
+    let chosen = fewest_near_best(&scores);
+    let (k, _, fitted) = tried.swap_remove(chosen);
     let fitted = if sample.is_some() {
-        let warm = fitted.warm_start(&sample_languages, k);
+        let warm = fitted.warm_start(on, &sample_languages, k);
         joint::fit(
             data,
             languages,
@@ -116,10 +120,26 @@ pub fn choose_k(
     };
     let selection = KSelection {
         k,
-        method: format!("highest mean silhouette (cosine) over k = {k_min}..={k_max}{on_what}"),
+        method: format!(
+            "fewest themes within {SILHOUETTE_TIE} of the highest mean silhouette (cosine) \
+             over k = {k_min}..={k_max}{on_what}"
+        ),
         candidates: scores,
     };
     Ok((fitted, selection))
+}
+
+/// The index of the smallest k whose silhouette is within
+/// [`SILHOUETTE_TIE`] of the highest (`scores` in increasing k).
+fn fewest_near_best(scores: &[(usize, f64)]) -> usize {
+    let best = scores
+        .iter()
+        .map(|&(_, score)| score)
+        .fold(f64::NEG_INFINITY, f64::max);
+    scores
+        .iter()
+        .position(|&(_, score)| score >= best - SILHOUETTE_TIE)
+        .expect("the best candidate is within the tie of itself")
 }
 
 /// Rows scaled to unit length.
@@ -213,6 +233,16 @@ mod tests {
         let fast = silhouette(data.view(), &labels, 3);
         let slow = pairwise_silhouette(data.view(), &labels, 3);
         assert!((fast - slow).abs() < 1e-4, "{fast} vs {slow}");
+    }
+
+    #[test]
+    fn near_ties_go_to_the_fewer_themes() {
+        // The seeds' candidates: 7 and 12 within 0.001 of each other.
+        let seeds = [(7, 0.0043), (8, -0.0123), (12, 0.0041), (13, -0.0319)];
+        assert_eq!(fewest_near_best(&seeds), 0);
+        let rising = [(7, 0.0043), (8, -0.0123), (12, 0.0241), (13, 0.0201)];
+        assert_eq!(fewest_near_best(&rising), 2);
+        assert_eq!(fewest_near_best(&[(5, -0.2)]), 0);
     }
 
     #[test]

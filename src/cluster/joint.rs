@@ -5,10 +5,11 @@
 //! language). Unlike subtracting each language's mean once, this keeps
 //! working when one language's articles cover only some of the themes.
 //!
-//! The corrected vectors are the only copy of the data made here: each
-//! round moves them by the change in their language's offset, in place, and
-//! its k-means starts from the previous round's centroids, so later rounds
-//! cost a few Lloyd iterations each instead of fresh restarts.
+//! The rounds run on the training sample (a copy of at most 256 points per
+//! cluster): each round moves it by the change in its language's offset, in
+//! place, and its k-means starts from the previous round's centroids, so
+//! later rounds cost a few Lloyd iterations each instead of fresh restarts.
+//! All other points are read, never copied whole.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,8 @@ const JOINT_ROUNDS: usize = 10;
 /// (none, below this many paragraphs): on a large corpus a few points at
 /// cluster borders keep swapping long after the offsets have settled.
 const SETTLED_PER_MILLE: usize = 1000;
+/// Rows corrected and assigned at a time after training on a sample.
+const ASSIGN_CHUNK: usize = 8192;
 
 /// Paragraph languages as dense ids, with the names in id order.
 #[derive(Debug, Clone)]
@@ -63,27 +66,36 @@ impl Languages {
 pub struct Fitted {
     /// Each point's cluster.
     pub labels: Vec<usize>,
-    /// The points minus their language's offset.
-    pub corrected: Array2<f32>,
     /// Each language's offset, by language id.
     pub offsets: Array2<f32>,
 }
 
 impl Fitted {
-    /// The state a later fit of the same data can start from.
-    pub fn warm_start(&self, languages: &Languages, k: usize) -> WarmStart {
-        let present = counts(&languages.ids, languages.names.len());
-        WarmStart {
-            centroids: means(self.corrected.view(), &self.labels, k),
-            offsets: languages
-                .names
-                .iter()
-                .zip(self.offsets.rows())
-                .zip(present)
-                .filter(|(_, count)| *count > 0)
-                .map(|((name, row), _)| (name.clone(), row.to_vec()))
-                .collect(),
-        }
+    /// The state a later fit of the same `data` can start from.
+    pub fn warm_start(&self, data: ArrayView2<f32>, languages: &Languages, k: usize) -> WarmStart {
+        let centroids = corrected_means(data, &languages.ids, &self.offsets, &self.labels, k);
+        warm_start(centroids, languages, &self.offsets)
+    }
+}
+
+/// A warm start from theme centroids and language offsets, keeping the
+/// offsets of the languages that have paragraphs.
+pub fn warm_start(
+    centroids: Array2<f32>,
+    languages: &Languages,
+    offsets: &Array2<f32>,
+) -> WarmStart {
+    let present = counts(&languages.ids, languages.names.len());
+    WarmStart {
+        centroids,
+        offsets: languages
+            .names
+            .iter()
+            .zip(offsets.rows())
+            .zip(present)
+            .filter(|(_, count)| *count > 0)
+            .map(|((name, row), _)| (name.clone(), row.to_vec()))
+            .collect(),
     }
 }
 
@@ -131,33 +143,73 @@ pub fn fit(
         settings.k * kmeans::TRAIN_POINTS_PER_CENTROID,
         settings.seed,
     );
-    let (mut work, work_languages) = match &subset {
+    let (mut sample, work_languages) = match &subset {
         Some(rows) => (data.select(Axis(0), rows), languages.select(rows).ids),
         None => (data.to_owned(), languages.ids.clone()),
     };
-    shift(&mut work, &work_languages, &offsets);
-
+    shift(&mut sample, &work_languages, &offsets);
     let start = match warm {
         Some(w) => Start::Centroids(w.centroids.clone()),
         None => Start::PlusPlus {
             restarts: settings.restarts,
         },
     };
-    let mut model = kmeans::train(work.view(), settings.k, start, settings.seed)?;
+    let joint = settings.debias == Debias::Joint;
+    let Round {
+        labels,
+        offsets,
+        model,
+    } = rounds(
+        sample,
+        &work_languages,
+        offsets,
+        start,
+        settings.k,
+        settings.seed,
+        joint,
+    )?;
+    let labels = match subset {
+        // The rest of the points are assigned a slice at a time, so no
+        // second copy of all the vectors is ever made.
+        Some(_) => data
+            .axis_chunks_iter(Axis(0), ASSIGN_CHUNK)
+            .zip(languages.ids.chunks(ASSIGN_CHUNK))
+            .flat_map(|(rows, ids)| model.assign(corrected(rows, ids, &offsets).view()))
+            .collect(),
+        None => labels,
+    };
+    Ok(Fitted { labels, offsets })
+}
+
+/// Where one joint fit ended.
+struct Round {
+    labels: Vec<usize>,
+    offsets: Array2<f32>,
+    model: kmeans::Model,
+}
+
+/// k-means from `start` on `work` (points already minus `offsets`), then,
+/// when `joint`, rounds of refitting the offsets to the residuals and
+/// k-means from the last centroids until the labels settle.
+fn rounds(
+    mut work: Array2<f32>,
+    languages: &[usize],
+    mut offsets: Array2<f32>,
+    start: Start,
+    k: usize,
+    seed: u64,
+    joint: bool,
+) -> Result<Round, ClusterError> {
+    let mut model = kmeans::train(work.view(), k, start, seed)?;
     let mut labels = model.assign(work.view());
-    if settings.debias == Debias::Joint {
+    if joint {
         for _ in 1..JOINT_ROUNDS {
-            let next = residual_offsets(
-                work.view(),
-                &work_languages,
-                &labels,
-                model.centroids(),
-                &offsets,
-            );
-            shift(&mut work, &work_languages, &(&next - &offsets));
+            let next =
+                residual_offsets(work.view(), languages, &labels, model.centroids(), &offsets);
+            shift(&mut work, languages, &(&next - &offsets));
             offsets = next;
             let start = Start::Centroids(model.centroids().clone());
-            model = kmeans::train(work.view(), settings.k, start, settings.seed)?;
+            model = kmeans::train(work.view(), k, start, seed)?;
             let next_labels = model.assign(work.view());
             let moved = next_labels
                 .iter()
@@ -170,24 +222,14 @@ pub fn fit(
             }
         }
     }
-    let corrected = match subset {
-        Some(_) => {
-            let mut all = data.to_owned();
-            shift(&mut all, &languages.ids, &offsets);
-            labels = model.assign(all.view());
-            all
-        }
-        None => work,
-    };
-    Ok(Fitted {
+    Ok(Round {
         labels,
-        corrected,
         offsets,
+        model,
     })
 }
 
-/// The language offsets that go with a final labelling, and `corrected`
-/// recomputed with them: none, each language's mean, or (joint) the
+/// The language offsets that go with a final labelling: none, each language's mean, or (joint) the
 /// least-squares fit of vector = theme centroid + language offset found by
 /// alternating from the language means. They depend on the labels and the
 /// data alone, so equal themes give equal similarities however the fit got
@@ -199,7 +241,6 @@ pub fn settle_offsets(
     labels: &[usize],
     k: usize,
     debias: Debias,
-    corrected: &mut Array2<f32>,
 ) -> Array2<f32> {
     let language_count = languages.names.len();
     let language_totals = sums(data, &languages.ids, language_count);
@@ -225,8 +266,6 @@ pub fn settle_offsets(
             offsets
         }
     };
-    corrected.assign(&data);
-    shift(corrected, &languages.ids, &offsets);
     offsets
 }
 
@@ -285,8 +324,31 @@ fn residual_offsets(
     next
 }
 
+/// A copy of `rows` minus their language's offset.
+pub fn corrected(rows: ArrayView2<f32>, languages: &[usize], offsets: &Array2<f32>) -> Array2<f32> {
+    let mut out = rows.to_owned();
+    shift(&mut out, languages, offsets);
+    out
+}
+
+/// The mean corrected row (row minus its language's offset) of each
+/// cluster, read row by row without a corrected copy of the data.
+pub fn corrected_means(
+    data: ArrayView2<f32>,
+    languages: &[usize],
+    offsets: &Array2<f32>,
+    labels: &[usize],
+    k: usize,
+) -> Array2<f32> {
+    let mut sums = sums(data, labels, k);
+    for (&label, &language) in labels.iter().zip(languages) {
+        sums.row_mut(label).scaled_add(-1.0, &offsets.row(language));
+    }
+    divided(sums, &counts(labels, k))
+}
+
 /// Subtracts each row's language offset in place.
-fn shift(data: &mut Array2<f32>, languages: &[usize], offsets: &Array2<f32>) {
+pub fn shift(data: &mut Array2<f32>, languages: &[usize], offsets: &Array2<f32>) {
     Zip::from(data.rows_mut())
         .and(languages)
         .par_for_each(|mut row, &language| row -= &offsets.row(language));

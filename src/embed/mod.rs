@@ -322,14 +322,21 @@ impl Embedder {
         self.precision
     }
 
-    /// What produced the vectors: the weights' identity, and the precision
-    /// when it is not f32 (bf16 vectors differ slightly, so they are cached
-    /// and compared apart from f32 ones).
+    /// What produced the vectors: the weights' identity, the precision when
+    /// it is not f32 (bf16 vectors differ slightly, so they are cached and
+    /// compared apart from f32 ones), and `--max-paragraph-tokens` when it
+    /// is not the default.
     pub fn identity(&self) -> String {
-        match self.precision {
-            Precision::F32 => self.model.identity(),
-            other => format!("{}+{other}", self.model.identity()),
+        let mut identity = self.model.identity();
+        if self.precision != Precision::F32 {
+            identity.push_str(&format!("+{}", self.precision));
         }
+        // A long paragraph's vector depends on how much of it is read, so
+        // vectors cached under another limit must not be taken for these.
+        if self.options.max_tokens != DEFAULT_MAX_TOKENS {
+            identity.push_str(&format!("+max{}tokens", self.options.max_tokens));
+        }
+        identity
     }
 
     /// Tokens of a text the model sees at most.
