@@ -73,9 +73,7 @@ pub struct ClusterOptions {
     /// How the language signal is removed.
     pub debias: Debias,
     /// k-means++ restarts of the first round (fewer on large inputs); the
-    /// best inertia wins. 30 rather than 10: on small corpora they cost
-    /// milliseconds, and fewer let numeric noise far below bf16's rounding
-    /// pick another local optimum (measured with `bench-stability`).
+    /// best inertia wins.
     pub restarts: usize,
     /// Where to start instead of k-means++ (a refresh starts from the
     /// previous run's themes); used when k equals their number.
@@ -88,7 +86,7 @@ impl Default for ClusterOptions {
             k: KChoice::Auto,
             seed: 42,
             debias: Debias::Joint,
-            restarts: 30,
+            restarts: 10,
             init: None,
         }
     }
