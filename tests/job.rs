@@ -30,23 +30,47 @@ fn run_on_seeds(flags: &[&str]) -> tempfile::TempDir {
 fn the_native_engine_gives_the_seeds_the_themes_of_the_candle_reference() {
     let native = run_on_seeds(&["--engine", "auto"]);
     let candle = run_on_seeds(&["--engine", "candle"]);
-    // The engines' vectors agree to about 1e-6 in cosine: every theme, label
-    // and example is the same, and a figure may only round the other way in
-    // its last decimal.
+    assert_same_report(native.path(), candle.path(), "native against candle");
+}
+
+/// The instruction-set levels this CPU has (`CROSSTHEMES_SIMD` caps the
+/// level, so each runs here) give the seeds the same report.
+#[test]
+fn every_instruction_set_level_gives_the_seeds_the_same_themes() {
+    let best = run_on_seeds(&[]);
+    for level in ["avx2", "baseline"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = common::command(&["--output", arg(dir.path()), "--quiet"])
+            .env("CROSSTHEMES_SIMD", level)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{level}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_same_report(best.path(), dir.path(), level);
+    }
+}
+
+/// Two runs' report CSVs agree: every theme, label and example the same,
+/// and each figure within 1e-3 (vectors that agree to about 1e-6 in cosine
+/// may round a last decimal the other way).
+fn assert_same_report(a: &Path, b: &Path, what: &str) {
     for name in ["paragraphs.csv", "themes.csv", "theme_examples.csv"] {
-        let a = read_csv(&native.path().join(name));
-        let b = read_csv(&candle.path().join(name));
-        assert_eq!(a.len(), b.len(), "{name}: rows");
+        let a = read_csv(&a.join(name));
+        let b = read_csv(&b.join(name));
+        assert_eq!(a.len(), b.len(), "{what}: {name} rows");
         for (row, (a, b)) in a.iter().zip(&b).enumerate() {
-            assert_eq!(a.len(), b.len(), "{name} row {row}: columns");
+            assert_eq!(a.len(), b.len(), "{what}: {name} row {row} columns");
             for (column, x) in a {
                 let y = &b[column];
                 match (x.parse::<f64>(), y.parse::<f64>()) {
                     (Ok(x), Ok(y)) => assert!(
                         (x - y).abs() <= 1e-3,
-                        "{name} row {row} {column}: {x} (native) against {y} (candle)"
+                        "{what}: {name} row {row} {column}: {x} against {y}"
                     ),
-                    _ => assert_eq!(x, y, "{name} row {row} {column}"),
+                    _ => assert_eq!(x, y, "{what}: {name} row {row} {column}"),
                 }
             }
         }
