@@ -361,3 +361,41 @@ fn synthetic_corpus(paragraphs: usize, themes: usize) -> Synthetic {
         .collect();
     (vectors, labels, records, named)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_canvas_map_carries_its_labels_over_it_and_names_the_largest_themes() {
+        let (vectors, labels, records, named) = synthetic_corpus(6_000, 20);
+        let places = output::project(vectors.view(), &labels, 20);
+        let pages = output::Pages {
+            paragraphs: &records,
+            themes: &named,
+        };
+        let header = output::Header {
+            files: 1,
+            label_language: "en",
+            model: "synthetic",
+            day: "2026-01-01",
+        };
+        let html = output::report_html(&pages, &header, &places);
+        let frame = &html[html.find("<div class=\"map-frame\">").expect("a map frame")..];
+        let frame = &frame[..frame.find("</div>").expect("the frame ends")];
+        assert!(frame.contains("<canvas id=\"themes-canvas\""));
+        let overlay = &frame[frame.find("class=\"overlay\"").expect("an overlay")..];
+        assert!(overlay.contains("<g class=\"labels\">"));
+        let texts: Vec<&str> = overlay
+            .split("<text ")
+            .skip(1)
+            .map(|t| &t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()])
+            .collect();
+        assert_eq!(texts.len(), 20);
+        let named_on_map = texts.iter().filter(|t| t.contains(" · ")).count();
+        assert_eq!(named_on_map, 12, "{texts:?}");
+        assert!(texts
+            .iter()
+            .all(|t| t.split(" · ").next().unwrap().parse::<usize>().is_ok()));
+    }
+}

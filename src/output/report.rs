@@ -38,6 +38,8 @@ pub const SVG_LIMIT: usize = 5_000;
 const MAP_TEXT_CHARS: usize = 160;
 /// Closest paragraphs shown per language on a theme's card.
 const CARD_EXAMPLES: usize = 2;
+/// Themes named on the map, the largest first; the rest show their number.
+const MAP_NAMED_THEMES: usize = 12;
 const WIDTH: f32 = 1000.0;
 const HEIGHT: f32 = 640.0;
 const MARGIN: f32 = 30.0;
@@ -274,6 +276,12 @@ fn map_section(
     colour: &HashMap<usize, &str>,
 ) {
     page.push_str("<section id=\"map\"><h2>Theme map</h2><p class=\"note\">Each mark is a paragraph, placed by what it says once its language is set aside; colour is its theme, shape its language. Hover or click a mark to read it.");
+    if r.themes.len() > MAP_NAMED_THEMES {
+        let _ = write!(
+            page,
+            " The {MAP_NAMED_THEMES} largest themes are named on the map; the others show their number."
+        );
+    }
     let svg = r.paragraphs.len() <= SVG_LIMIT;
     if !svg {
         let _ = write!(
@@ -339,15 +347,22 @@ fn theme_labels(page: &mut String, r: &Pages, places: &[(f32, f32)]) {
         let s = sums.entry(p.theme).or_default();
         *s = (s.0 + x, s.1 + y, s.2 + 1.0);
     }
-    for t in r.themes {
+    let mut by_size: Vec<_> = r.themes.iter().collect();
+    by_size.sort_by_key(|t| std::cmp::Reverse(t.theme.size));
+    for (rank, t) in by_size.into_iter().enumerate() {
         if let Some(&(x, y, n)) = sums.get(&t.id) {
+            // Dozens of full labels would cover the map; past the largest
+            // themes, the number alone points into the chart below.
+            let label = if rank < MAP_NAMED_THEMES {
+                format!("{} · {}", t.id, escape(&t.theme.label))
+            } else {
+                t.id.to_string()
+            };
             let _ = write!(
                 page,
-                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{} · {}</text>",
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{label}</text>",
                 x / n,
                 y / n,
-                t.id,
-                escape(&t.theme.label)
             );
         }
     }
@@ -386,9 +401,11 @@ fn canvas_map(
             )
         })
         .collect();
+    // The labels lie over the canvas in an SVG of the same coordinates; the
+    // frame gives both the same box.
     let _ = write!(
         page,
-        "<canvas id=\"themes-canvas\" width=\"{WIDTH}\" height=\"{HEIGHT}\"></canvas>\
+        "<div class=\"map-frame\"><canvas id=\"themes-canvas\" width=\"{WIDTH}\" height=\"{HEIGHT}\"></canvas>\
          <script>const MAP={{x:[{}],y:[{}],theme:[{}],lang:[{}],text:[{}],colour:{{{}}}}};</script>",
         xs.join(","),
         ys.join(","),
@@ -397,9 +414,12 @@ fn canvas_map(
         texts.join(","),
         colours.join(",")
     );
-    page.push_str("<svg viewBox=\"0 0 1000 640\" class=\"overlay\">");
+    let _ = write!(
+        page,
+        "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" class=\"overlay\"><g class=\"labels\">"
+    );
     theme_labels(page, r, places);
-    page.push_str("</svg>");
+    page.push_str("</g></svg></div>");
 }
 
 /// Paragraphs per theme and language, as stacked bars.
@@ -512,8 +532,9 @@ fn cards_section(page: &mut String, r: &Pages, colour: &HashMap<usize, &str>) {
 const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI','Noto Sans','Noto Sans CJK SC','Noto Sans Hebrew',sans-serif;margin:0 auto;max-width:1080px;padding:0 16px;color:#222}\
 header{border-bottom:2px solid #dde4ee;margin-bottom:8px}h1{margin:12px 0 4px;font-size:22px}h2{font-size:17px;margin:18px 0 6px}\
 .note{color:#555;margin:2px 0}.legend span{margin-right:14px;white-space:nowrap}.legend svg{vertical-align:middle}\
-#themes-map,#themes-canvas{width:100%;height:auto;border:1px solid #dde4ee;background:#fbfcfe}#map{position:relative}\
-.overlay{position:absolute;left:0;width:100%;pointer-events:none}\
+#themes-map,#themes-canvas{width:100%;height:auto;border:1px solid #dde4ee;background:#fbfcfe;box-sizing:border-box}\
+#themes-canvas{display:block}.map-frame{position:relative}\
+.overlay{position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none}\
 .labels text{font-size:13px;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:4px;fill:#222}\
 .dots>*{cursor:pointer;opacity:.8}.dots>*:hover{opacity:1;stroke:#000}\
 .reading{min-height:3em;padding:6px 8px;background:#f4f6fa;border-radius:4px;margin-top:6px}\
