@@ -143,11 +143,11 @@ pub fn fit(
         settings.k * kmeans::TRAIN_POINTS_PER_CENTROID,
         settings.seed,
     );
-    let (mut sample, work_languages) = match &subset {
+    let (mut sample, sample_languages) = match &subset {
         Some(rows) => (data.select(Axis(0), rows), languages.select(rows).ids),
         None => (data.to_owned(), languages.ids.clone()),
     };
-    shift(&mut sample, &work_languages, &offsets);
+    shift(&mut sample, &sample_languages, &offsets);
     let start = match warm {
         Some(w) => Start::Centroids(w.centroids.clone()),
         None => Start::PlusPlus {
@@ -161,7 +161,7 @@ pub fn fit(
         model,
     } = rounds(
         sample,
-        &work_languages,
+        &sample_languages,
         offsets,
         start,
         settings.k,
@@ -229,12 +229,13 @@ fn rounds(
     })
 }
 
-/// The language offsets that go with a final labelling: none, each language's mean, or (joint) the
-/// least-squares fit of vector = theme centroid + language offset found by
-/// alternating from the language means. They depend on the labels and the
-/// data alone, so equal themes give equal similarities however the fit got
-/// there. The alternation runs on per-theme and per-language sums and the
-/// theme × language counts, without passes over the data.
+/// The language offsets that go with a final labelling: none, each
+/// language's mean, or (joint) the least-squares fit of vector = theme
+/// centroid + language offset found by alternating from the language
+/// means. They depend on the labels and the data alone, so equal themes
+/// give equal similarities however the fit got there. The alternation runs
+/// on per-theme and per-language sums and the theme × language counts,
+/// without passes over the data.
 pub fn settle_offsets(
     data: ArrayView2<f32>,
     languages: &Languages,
