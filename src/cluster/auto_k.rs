@@ -26,9 +26,9 @@ const MAX_CANDIDATES: usize = 16;
 /// A wider range is covered by a geometric grid of this many values.
 const GRID_CANDIDATES: usize = 8;
 /// Silhouettes closer than this count as a tie, won by the fewer themes.
-/// Text on one broad subject scores nearly alike at many k (the seeds: all
-/// within ±0.01 of 0); picking the strict highest there lets noise far below
-/// the model's own rounding error change the number of themes.
+/// Text on one broad subject scores nearly alike at many k (the seeds'
+/// candidates: −0.05 to 0.01); picking the strict highest there lets noise
+/// of bf16's size change the number of themes.
 pub const SILHOUETTE_TIE: f64 = 0.01;
 /// Most points the silhouette of one candidate is computed on.
 const SILHOUETTE_SAMPLE: usize = 2000;
