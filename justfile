@@ -27,7 +27,7 @@ bench-pytorch:
 
 # Cross-language scores on the public benchmark and its imbalanced variants.
 bench-themes:
-    cargo run --release -- bench-themes --gold ../shared/bench/installguide/gold.csv --k 13 --keep 0.5 --keep 0.333 --keep 0.1667
+    cargo run --release -- bench-themes --gold ../shared/bench/installguide/gold.csv --k 13 --keep 0.5 --keep 0.333 --keep 0.1667 --seeds 30
 
 # How much noise in the vectors the seeds' themes tolerate before they change.
 bench-stability:

@@ -76,6 +76,10 @@ enum Command {
         /// Seed for k-means and for the chapters dropped.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Run seeds SEED, SEED+1, … (this many) on the same vectors and print
+        /// each figure's mean, with the agreement's standard error.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        seeds: u64,
     },
     /// How much numeric noise in the vectors the themes tolerate: add noise
     /// of each size, cluster again, count the paragraphs that change theme.
@@ -271,7 +275,8 @@ pub fn main() -> i32 {
             keep,
             draws,
             seed,
-        }) => bench::themes(&model, progress, &gold, k, &keep, draws, seed),
+            seeds,
+        }) => bench::themes(&model, progress, &gold, k, &keep, draws, seed..seed + seeds),
         Some(Command::Refresh { gold, article }) => bench::refresh(&model, &gold, &article),
         Some(Command::Embed {
             shard,

@@ -302,6 +302,7 @@ fn bad_flags_are_usage_errors() {
         &crossthemes(&["bench-stability", "--noise", "2"]),
         "--noise",
     );
+    assert_usage_error(&crossthemes(&["bench-themes", "--seeds", "0"]), "--seeds");
     let help = crossthemes(&["--help"]);
     let text = String::from_utf8_lossy(&help.stdout);
     for flag in [

@@ -153,7 +153,9 @@ pub fn stability(
 
 /// `bench-themes`: translation-pair agreement, NMI with the gold theme and
 /// NMI with language, per debiasing method, on the gold set and on
-/// imbalanced variants keeping each fraction in `keep` of the chapters.
+/// imbalanced variants keeping each fraction in `keep` of the chapters; with
+/// more than one seed, each figure's mean over the seeds (on one embedding)
+/// and the agreement's standard error.
 pub fn themes(
     model: &ModelConfig,
     progress: Progress,
@@ -161,31 +163,66 @@ pub fn themes(
     k: usize,
     keep: &[f64],
     draws: u64,
-    seed: u64,
+    seeds: std::ops::Range<u64>,
 ) -> anyhow::Result<()> {
     let gold = measure::read_gold(gold_path)?;
     let texts: Vec<&str> = gold.iter().map(|g| g.text.as_str()).collect();
     let embedder = model.load()?;
     let (embeddings, _) =
         embed_all(progress, &embedder, &texts).context("embedding the gold paragraphs")?;
-    let rows = measure::theme_benchmark(&gold, &embeddings, k, keep, draws, seed)?;
-    println!("{} paragraphs, k = {k}, seed {seed}", gold.len());
+    let runs = seeds
+        .clone()
+        .map(|seed| measure::theme_benchmark(&gold, &embeddings, k, keep, draws, seed))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let several = runs.len() > 1;
+    let seed_words = if several {
+        format!("seeds {}..={} (means)", seeds.start, seeds.end - 1)
+    } else {
+        format!("seed {}", seeds.start)
+    };
+    println!("{} paragraphs, k = {k}, {seed_words}", gold.len());
     println!(
         "| variant | debias | paragraphs | agreement | NMI(theme, gold) | NMI(theme, language) |"
     );
     println!("|---|---|---|---|---|---|");
-    for row in rows {
+    for (i, row) in runs[0].iter().enumerate() {
+        let column = |f: &dyn Fn(&measure::Scores) -> f64| -> Vec<f64> {
+            runs.iter().map(|run| f(&run[i].scores)).collect()
+        };
+        let agreement = column(&|s| s.agreement);
+        let agreement = if several {
+            format!(
+                "{:.3} ± {:.3}",
+                mean(&agreement),
+                standard_error(&agreement)
+            )
+        } else {
+            format!("{:.3}", mean(&agreement))
+        };
         println!(
-            "| {} | {:?} | {} | {:.3} | {:.3} | {:.3} |",
+            "| {} | {:?} | {} | {agreement} | {:.3} | {:.3} |",
             row.variant,
             row.debias,
             row.paragraphs,
-            row.scores.agreement,
-            row.scores.nmi_gold,
-            row.scores.nmi_language
+            mean(&column(&|s| s.nmi_gold)),
+            mean(&column(&|s| s.nmi_language))
         );
     }
     Ok(())
+}
+
+fn mean(xs: &[f64]) -> f64 {
+    xs.iter().sum::<f64>() / xs.len().max(1) as f64
+}
+
+/// The standard error of the mean (0 for fewer than two values).
+fn standard_error(xs: &[f64]) -> f64 {
+    if xs.len() < 2 {
+        return 0.0;
+    }
+    let m = mean(xs);
+    let variance = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64;
+    (variance / xs.len() as f64).sqrt()
 }
 
 /// Runs this very binary as a scheduler would and times it.
@@ -365,6 +402,14 @@ fn synthetic_corpus(paragraphs: usize, themes: usize) -> Synthetic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_standard_error_is_that_of_the_mean() {
+        assert_eq!(standard_error(&[0.5]), 0.0);
+        // Sample variance of 1, 2, 3 is 1; over √3 values.
+        assert!((standard_error(&[1.0, 2.0, 3.0]) - 1.0 / 3f64.sqrt()).abs() < 1e-12);
+        assert_eq!(mean(&[1.0, 2.0, 3.0]), 2.0);
+    }
 
     #[test]
     fn a_canvas_map_carries_its_labels_over_it_and_names_the_largest_themes() {
