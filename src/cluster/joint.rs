@@ -154,63 +154,22 @@ pub fn fit(
             restarts: settings.restarts,
         },
     };
-    let joint = settings.debias == Debias::Joint;
-    let Round {
-        labels,
-        offsets,
-        model,
-    } = rounds(
-        sample,
-        &sample_languages,
-        offsets,
-        start,
-        settings.k,
-        settings.seed,
-        joint,
-    )?;
-    let labels = match subset {
-        // The rest of the points are assigned a slice at a time, so no
-        // second copy of all the vectors is ever made.
-        Some(_) => data
-            .axis_chunks_iter(Axis(0), ASSIGN_CHUNK)
-            .zip(languages.ids.chunks(ASSIGN_CHUNK))
-            .flat_map(|(rows, ids)| model.assign(corrected(rows, ids, &offsets).view()))
-            .collect(),
-        None => labels,
-    };
-    Ok(Fitted { labels, offsets })
-}
-
-/// Where one joint fit ended.
-struct Round {
-    labels: Vec<usize>,
-    offsets: Array2<f32>,
-    model: kmeans::Model,
-}
-
-/// k-means from `start` on `work` (points already minus `offsets`), then,
-/// when `joint`, rounds of refitting the offsets to the residuals and
-/// k-means from the last centroids until the labels settle.
-fn rounds(
-    mut work: Array2<f32>,
-    languages: &[usize],
-    mut offsets: Array2<f32>,
-    start: Start,
-    k: usize,
-    seed: u64,
-    joint: bool,
-) -> Result<Round, ClusterError> {
-    let mut model = kmeans::train(work.view(), k, start, seed)?;
-    let mut labels = model.assign(work.view());
-    if joint {
+    let mut model = kmeans::train(sample.view(), settings.k, start, settings.seed)?;
+    let mut labels = model.assign(sample.view());
+    if settings.debias == Debias::Joint {
         for _ in 1..JOINT_ROUNDS {
-            let next =
-                residual_offsets(work.view(), languages, &labels, model.centroids(), &offsets);
-            shift(&mut work, languages, &(&next - &offsets));
+            let next = residual_offsets(
+                sample.view(),
+                &sample_languages,
+                &labels,
+                model.centroids(),
+                &offsets,
+            );
+            shift(&mut sample, &sample_languages, &(&next - &offsets));
             offsets = next;
             let start = Start::Centroids(model.centroids().clone());
-            model = kmeans::train(work.view(), k, start, seed)?;
-            let next_labels = model.assign(work.view());
+            model = kmeans::train(sample.view(), settings.k, start, settings.seed)?;
+            let next_labels = model.assign(sample.view());
             let moved = next_labels
                 .iter()
                 .zip(&labels)
@@ -222,11 +181,17 @@ fn rounds(
             }
         }
     }
-    Ok(Round {
-        labels,
-        offsets,
-        model,
-    })
+    let labels = match subset {
+        // The rest of the points are assigned a slice at a time, so no
+        // second copy of all the vectors is ever made.
+        Some(_) => data
+            .axis_chunks_iter(Axis(0), ASSIGN_CHUNK)
+            .zip(languages.ids.chunks(ASSIGN_CHUNK))
+            .flat_map(|(rows, ids)| model.assign(corrected(rows, ids, &offsets).view()))
+            .collect(),
+        None => labels,
+    };
+    Ok(Fitted { labels, offsets })
 }
 
 /// The language offsets that go with a final labelling: none, each
