@@ -312,7 +312,8 @@ pub fn report(paragraphs: usize, themes: usize, output: &Path) -> anyhow::Result
         model: "synthetic",
         day: "2026-01-01",
     };
-    let html = output::report_html(&pages, &header, &places);
+    let mut html = Vec::new();
+    output::write_report_html(&mut html, &pages, &header, &places)?;
     let seconds = started.elapsed().as_secs_f64();
     std::fs::write(output, &html).with_context(|| format!("--output {}", output.display()))?;
     println!("paragraphs   {paragraphs} ({themes} themes)");
@@ -425,7 +426,9 @@ mod tests {
             model: "synthetic",
             day: "2026-01-01",
         };
-        let html = output::report_html(&pages, &header, &places);
+        let mut html = Vec::new();
+        output::write_report_html(&mut html, &pages, &header, &places).unwrap();
+        let html = String::from_utf8(html).unwrap();
         let frame = &html[html.find("<div class=\"map-frame\">").expect("a map frame")..];
         let frame = &frame[..frame.find("</div>").expect("the frame ends")];
         assert!(frame.contains("<canvas id=\"themes-canvas\""));

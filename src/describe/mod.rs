@@ -162,8 +162,8 @@ pub fn describe<E>(
     clustering: &Clustering,
     labelling: &Labelling<E>,
 ) -> Result<Vec<Theme>, E> {
-    let words = terms::corpus_terms(paragraphs);
-    let counts = TermCounts::count(&words, paragraphs, &clustering.labels, clustering.k());
+    let terms = terms::corpus_terms(paragraphs);
+    let counts = TermCounts::count(&terms, paragraphs, &clustering.labels, clustering.k());
     let candidates = counts.candidates(labelling.language);
     let offset = clustering
         .warm_start
@@ -177,13 +177,23 @@ pub fn describe<E>(
         KEYWORDS_PER_THEME,
         labelling.vectors,
     )?;
-    let mut themes: Vec<Theme> = (0..clustering.k())
-        .map(|theme| {
-            let members: Vec<usize> = (0..paragraphs.len())
-                .filter(|&i| clustering.labels[i] == theme)
-                .collect();
-            let mut described =
-                theme_of(paragraphs, clustering, theme, &members, labelling.language);
+    let mut members = vec![Vec::new(); clustering.k()];
+    for (i, &theme) in clustering.labels.iter().enumerate() {
+        members[theme].push(i);
+    }
+    let languages: Vec<&str> = paragraphs.iter().map(|p| p.language.as_str()).collect();
+    let mut themes: Vec<Theme> = members
+        .iter()
+        .enumerate()
+        .map(|(theme, members)| {
+            let mut described = theme_of(
+                paragraphs,
+                &languages,
+                clustering,
+                theme,
+                members,
+                labelling.language,
+            );
             described.keywords_by_language = counts.by_language(theme);
             if let Some(c) = chosen.get(theme).filter(|c| !c.label.is_empty()) {
                 described.label = c.label.clone();
@@ -200,16 +210,17 @@ pub fn describe<E>(
     Ok(themes)
 }
 
-/// A theme's facts but for its words: sizes, examples, sources.
+/// A theme's facts but for its words: sizes, examples, sources
+/// (`languages`: every paragraph's, by index).
 fn theme_of(
     paragraphs: &[Paragraph],
+    languages: &[&str],
     clustering: &Clustering,
     theme: usize,
     members: &[usize],
     label_language: &str,
 ) -> Theme {
-    let languages: Vec<&str> = paragraphs.iter().map(|p| p.language.as_str()).collect();
-    let language_counts = language_counts(members, &languages);
+    let language_counts = language_counts(members, languages);
     let similarity = |i: usize| clustering.similarity(i);
     // Similarities equal to the 4 decimals the CSV shows count as a tie,
     // broken by input order, so float noise cannot reorder examples.
@@ -283,7 +294,7 @@ struct TermCounts<'a> {
 
 impl<'a> TermCounts<'a> {
     fn count(
-        words: &'a [Vec<String>],
+        terms: &'a terms::CorpusTerms,
         paragraphs: &'a [Paragraph],
         labels: &[usize],
         k: usize,
@@ -294,16 +305,18 @@ impl<'a> TermCounts<'a> {
             theme_totals: vec![0; k],
             overall: HashMap::new(),
         };
-        for ((terms, p), &theme) in words.iter().zip(paragraphs).zip(labels) {
+        for (i, (p, &theme)) in paragraphs.iter().zip(labels).enumerate() {
             let language = p.language.as_str();
             let theme_counts = counts.per_theme_language[theme]
                 .entry(language)
                 .or_default();
-            for term in terms {
-                *theme_counts.entry(term.as_str()).or_default() += 1;
-                *counts.overall.entry(term.as_str()).or_default() += 1;
+            let mut term_count = 0;
+            for term in terms.of(i) {
+                *theme_counts.entry(term).or_default() += 1;
+                *counts.overall.entry(term).or_default() += 1;
+                term_count += 1;
             }
-            counts.theme_totals[theme] += terms.len();
+            counts.theme_totals[theme] += term_count;
             *counts.paragraphs_per_language[theme]
                 .entry(language)
                 .or_default() += 1;
@@ -421,8 +434,8 @@ mod tests {
             p("שיווק תקציב שיווק תקציב", "he"),
             p("holiday travel beach holiday travel", "en"),
         ];
-        let words = terms::corpus_terms(&paragraphs);
-        let counts = TermCounts::count(&words, &paragraphs, &[0, 0, 0, 1], 2);
+        let terms = terms::corpus_terms(&paragraphs);
+        let counts = TermCounts::count(&terms, &paragraphs, &[0, 0, 0, 1], 2);
         let by_language = counts.by_language(0);
         assert_eq!(by_language[0].0, "en");
         assert_eq!(by_language[0].1[0], "marketing");

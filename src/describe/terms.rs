@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
+use indexmap::IndexSet;
 use rayon::prelude::*;
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -30,56 +31,122 @@ fn clitics(language: &str) -> &'static [&'static str] {
     }
 }
 
+/// Paragraphs processed together: the words of one such slice exist as
+/// strings at a time; all others are kept as ids of distinct terms, so the
+/// terms of a large corpus take a few bytes per word.
+const SLICE: usize = 8192;
+
+/// Each distinct term once, with a dense id (its place in the set).
+#[derive(Default)]
+struct Interner(IndexSet<Box<str>>);
+
+impl Interner {
+    fn id(&mut self, term: String) -> u32 {
+        let (index, _) = self.0.insert_full(term.into_boxed_str());
+        u32::try_from(index).expect("fewer than 2³² distinct terms")
+    }
+
+    fn get(&self, term: &str) -> Option<u32> {
+        self.0.get_index_of(term).map(|i| i as u32)
+    }
+
+    fn name(&self, id: u32) -> &str {
+        &self.0[id as usize]
+    }
+}
+
 /// Every paragraph's terms: its content words and two-word phrases, cleaned
 /// with the evidence of the whole corpus (see the module notes).
-pub fn corpus_terms(paragraphs: &[Paragraph]) -> Vec<Vec<String>> {
-    let words: Vec<Vec<Option<String>>> = paragraphs
-        .par_iter()
-        .map(|p| content_words(&p.text, &p.language))
-        .collect();
-    let mut vocabulary: HashMap<&str, HashSet<&str>> = HashMap::new();
-    for (p, ws) in paragraphs.iter().zip(&words) {
-        vocabulary
-            .entry(p.language.as_str())
-            .or_default()
-            .extend(ws.iter().flatten().map(String::as_str));
+pub struct CorpusTerms {
+    names: Interner,
+    of_paragraph: Vec<Vec<u32>>,
+}
+
+impl CorpusTerms {
+    /// The terms of the paragraph at `index`, words first, then phrases.
+    pub fn of(&self, index: usize) -> impl Iterator<Item = &str> {
+        self.of_paragraph[index]
+            .iter()
+            .map(|&id| self.names.name(id))
     }
-    let stripped: Vec<Vec<Option<String>>> = paragraphs
+}
+
+/// The terms of every paragraph (see [`CorpusTerms`]).
+pub fn corpus_terms(paragraphs: &[Paragraph]) -> CorpusTerms {
+    let mut interner = Interner::default();
+    let mut words: Vec<Vec<Option<u32>>> = Vec::with_capacity(paragraphs.len());
+    for slice in paragraphs.chunks(SLICE) {
+        let found: Vec<Vec<Option<String>>> = slice
+            .par_iter()
+            .map(|p| content_words(&p.text, &p.language))
+            .collect();
+        words.extend(
+            found
+                .into_iter()
+                .map(|ws| ws.into_iter().map(|w| w.map(|w| interner.id(w))).collect()),
+        );
+    }
+    strip_clitics(paragraphs, &mut words, &mut interner);
+    let common = common_words(paragraphs, &words);
+    let of_paragraph = paragraphs
         .iter()
-        .zip(&words)
-        .map(|(p, ws)| {
-            let known = &vocabulary[p.language.as_str()];
-            ws.iter()
-                .map(|w| {
-                    w.as_ref()
-                        .and_then(|w| without_clitic(w, &p.language, known))
-                })
-                .collect()
-        })
-        .collect();
-    let common = common_words(paragraphs, &stripped);
-    paragraphs
-        .iter()
-        .zip(stripped)
+        .zip(words)
         .map(|(p, ws)| {
             let common = common.get(p.language.as_str());
-            let kept: Vec<Option<String>> = ws
+            let kept: Vec<Option<u32>> = ws
                 .into_iter()
                 .map(|w| w.filter(|w| common.is_none_or(|c| !c.contains(w))))
                 .collect();
-            with_phrases(kept, &p.language)
+            with_phrases(&kept, &p.language, &mut interner)
         })
-        .collect()
+        .collect();
+    CorpusTerms {
+        names: interner,
+        of_paragraph,
+    }
+}
+
+/// Takes clitic prefixes off the words of the languages that have them,
+/// once per distinct word and language.
+fn strip_clitics(
+    paragraphs: &[Paragraph],
+    words: &mut [Vec<Option<u32>>],
+    interner: &mut Interner,
+) {
+    let mut vocabulary: HashMap<&str, HashSet<u32>> = HashMap::new();
+    for (p, ws) in paragraphs.iter().zip(words.iter()) {
+        if !clitics(&p.language).is_empty() {
+            vocabulary
+                .entry(p.language.as_str())
+                .or_default()
+                .extend(ws.iter().flatten());
+        }
+    }
+    let mut stripped: HashMap<(&str, u32), Option<u32>> = HashMap::new();
+    for (p, ws) in paragraphs.iter().zip(words.iter_mut()) {
+        let language = p.language.as_str();
+        let Some(known) = vocabulary.get(language) else {
+            continue;
+        };
+        for w in ws.iter_mut() {
+            *w = w.and_then(|id| {
+                *stripped.entry((language, id)).or_insert_with(|| {
+                    let word = interner.name(id).to_string();
+                    let is_known =
+                        |rest: &str| interner.get(rest).is_some_and(|r| known.contains(&r));
+                    without_clitic(&word, language, &is_known).map(|rest| interner.id(rest))
+                })
+            });
+        }
+    }
 }
 
 /// `word` without a clitic prefix where the rest is a word of the corpus
 /// (and not a stop word); `None` where what is left is a stop word.
-fn without_clitic(word: &str, language: &str, known: &HashSet<&str>) -> Option<String> {
+fn without_clitic(word: &str, language: &str, known: &dyn Fn(&str) -> bool) -> Option<String> {
     for prefix in clitics(language) {
         if let Some(rest) = word.strip_prefix(prefix) {
-            if rest.chars().count() >= 2
-                && (known.contains(rest) || stop_words(language).contains(rest))
-            {
+            if rest.chars().count() >= 2 && (known(rest) || stop_words(language).contains(rest)) {
                 return (!stop_words(language).contains(rest)).then(|| rest.to_string());
             }
         }
@@ -91,23 +158,23 @@ fn without_clitic(word: &str, language: &str, known: &HashSet<&str>) -> Option<S
 /// [`COMMON_SHARE`] of them.
 fn common_words<'a>(
     paragraphs: &'a [Paragraph],
-    words: &[Vec<Option<String>>],
-) -> HashMap<&'a str, HashSet<String>> {
+    words: &[Vec<Option<u32>>],
+) -> HashMap<&'a str, HashSet<u32>> {
     let mut paragraphs_of: HashMap<&str, usize> = HashMap::new();
-    let mut containing: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut containing: HashMap<(&str, u32), usize> = HashMap::new();
     for (p, ws) in paragraphs.iter().zip(words) {
         let language = p.language.as_str();
         *paragraphs_of.entry(language).or_default() += 1;
-        let distinct: HashSet<&str> = ws.iter().flatten().map(String::as_str).collect();
+        let distinct: HashSet<u32> = ws.iter().flatten().copied().collect();
         for w in distinct {
             *containing.entry((language, w)).or_default() += 1;
         }
     }
-    let mut common: HashMap<&str, HashSet<String>> = HashMap::new();
+    let mut common: HashMap<&str, HashSet<u32>> = HashMap::new();
     for ((language, word), n) in containing {
         let total = paragraphs_of[language];
         if total >= COMMON_MIN_PARAGRAPHS && n as f64 > COMMON_SHARE * total as f64 {
-            common.entry(language).or_default().insert(word.to_string());
+            common.entry(language).or_default().insert(word);
         }
     }
     common
@@ -115,17 +182,18 @@ fn common_words<'a>(
 
 /// The kept words, and a phrase for each two kept words that stood side by
 /// side (a dropped word between them breaks the phrase).
-fn with_phrases(words: Vec<Option<String>>, language: &str) -> Vec<String> {
+fn with_phrases(words: &[Option<u32>], language: &str, interner: &mut Interner) -> Vec<u32> {
     let joiner = if matches!(language, "zh" | "ja") {
         ""
     } else {
         " "
     };
-    let mut terms: Vec<String> = words.iter().flatten().cloned().collect();
+    let mut terms: Vec<u32> = words.iter().flatten().copied().collect();
     for pair in words.windows(2) {
-        if let [Some(a), Some(b)] = pair {
+        if let [Some(a), Some(b)] = *pair {
             if a != b {
-                terms.push(format!("{a}{joiner}{b}"));
+                let phrase = format!("{}{joiner}{}", interner.name(a), interner.name(b));
+                terms.push(interner.id(phrase));
             }
         }
     }
@@ -348,22 +416,21 @@ mod tests {
             p("תקציב שיווק חדש לטווח ארוך שהם בנו"),
         ];
         let terms = corpus_terms(&paragraphs);
-        assert!(terms[0].contains(&"תקציב".to_string()), "{:?}", terms[0]);
-        assert!(terms[0].contains(&"שיווק".to_string()), "{:?}", terms[0]);
+        let first: Vec<&str> = terms.of(0).collect();
+        assert!(first.contains(&"תקציב"), "{first:?}");
+        assert!(first.contains(&"שיווק"), "{first:?}");
+        let second: Vec<&str> = terms.of(1).collect();
         assert!(
-            !terms[1].iter().any(|t| t == "שהם" || t == "הם"),
-            "{:?}",
-            terms[1]
+            !second.iter().any(|&t| t == "שהם" || t == "הם"),
+            "{second:?}"
         );
         let english = corpus_terms(&[{
             let mut q = Paragraph::new("f".into(), 1, "network driver for the boot loader".into());
             q.language = "en".into();
             q
         }]);
-        assert!(english[0].contains(&"network driver".to_string()));
-        assert!(
-            !english[0].contains(&"driver boot".to_string()),
-            "the stop word breaks it"
-        );
+        let english: Vec<&str> = english.of(0).collect();
+        assert!(english.contains(&"network driver"));
+        assert!(!english.contains(&"driver boot"), "the stop word breaks it");
     }
 }

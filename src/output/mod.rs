@@ -19,7 +19,7 @@ use tempfile::NamedTempFile;
 mod report;
 mod workbook;
 
-pub use report::{project, report_html, Header, Pages};
+pub use report::{project, write_report_html, Header, Pages};
 
 use crate::describe::NamedTheme;
 use crate::ingest::Paragraph;
@@ -152,7 +152,7 @@ fn write_error(path: PathBuf) -> impl Fn(std::io::Error) -> OutputError {
 fn write_file(
     dir: &Path,
     target: &Path,
-    write: &dyn Fn(&mut dyn Write) -> std::io::Result<()>,
+    write: &dyn Fn(&mut (dyn Write + Send)) -> std::io::Result<()>,
     error_path: &Path,
 ) -> Result<(), OutputError> {
     let fail = write_error(error_path.to_path_buf());
@@ -170,11 +170,12 @@ fn write_file(
 /// Writes all report files into `dir` as one set; returns the paths written.
 pub fn write_report<'r>(dir: &Path, report: &Report<'r>) -> Result<Vec<PathBuf>, OutputError> {
     let mut staged: Vec<&'r str> = Vec::new();
-    let mut stage = |name: &'r str, write: &dyn Fn(&mut dyn Write) -> std::io::Result<()>| {
-        write_file(dir, &dir.join(staged_name(name)), write, &dir.join(name))?;
-        staged.push(name);
-        Ok::<(), OutputError>(())
-    };
+    let mut stage =
+        |name: &'r str, write: &dyn Fn(&mut (dyn Write + Send)) -> std::io::Result<()>| {
+            write_file(dir, &dir.join(staged_name(name)), write, &dir.join(name))?;
+            staged.push(name);
+            Ok::<(), OutputError>(())
+        };
     stage(PARAGRAPHS_CSV, &|w| paragraphs_csv(w, report))?;
     stage(THEMES_CSV, &|w| themes_csv(w, report))?;
     stage(EXAMPLES_CSV, &|w| examples_csv(w, report))?;
@@ -183,16 +184,18 @@ pub fn write_report<'r>(dir: &Path, report: &Report<'r>) -> Result<Vec<PathBuf>,
     }
     let earlier_runs = read_runs(dir);
     stage(RUNS_CSV, &|w| runs_csv(w, &earlier_runs, report.run))?;
-    let workbook = workbook::workbook(report, &earlier_runs)
-        .map_err(|e| write_error(dir.join(WORKBOOK))(std::io::Error::other(e)))?;
-    stage(WORKBOOK, &|w| w.write_all(&workbook))?;
+    stage(WORKBOOK, &|w| {
+        workbook::write_workbook(w, report, &earlier_runs).map_err(|e| match e {
+            rust_xlsxwriter::XlsxError::IoError(e) => e,
+            other => std::io::Error::other(other),
+        })
+    })?;
     stage(REPORT_HTML, &|w| {
         let pages = report::Pages {
             paragraphs: report.paragraphs,
             themes: report.themes,
         };
-        let html = report::report_html(&pages, &report::Header::of(report), report.places);
-        w.write_all(html.as_bytes())
+        report::write_report_html(w, &pages, &report::Header::of(report), report.places)
     })?;
     for (name, contents) in report.kept_files {
         stage(name, &|w| w.write_all(contents))?;

@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
+use std::io;
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
@@ -135,8 +136,8 @@ pub fn project(vectors: ArrayView2<f32>, labels: &[usize], k: usize) -> Vec<(f32
         return Vec::new();
     }
     let (mean, axes) = theme_axes(vectors, labels, k);
-    let centred = &vectors - &mean.insert_axis(Axis(0));
-    let raw = centred.dot(&axes.t());
+    // (v − mean)·axes = v·axes − mean·axes: no centred copy of the vectors.
+    let raw = vectors.dot(&axes.t()) - mean.dot(&axes.t()).insert_axis(Axis(0));
     let range = |c: usize| {
         let col = raw.column(c);
         let lo = col.iter().copied().fold(f32::MAX, f32::min);
@@ -180,8 +181,43 @@ impl<'a> Header<'a> {
     }
 }
 
-/// The page, as text. `places` holds each paragraph's map position.
-pub fn report_html(r: &Pages, header: &Header, places: &[(f32, f32)]) -> String {
+/// Where the page is written as it is made, so a report of any size never
+/// stands whole in memory: text goes straight to `out`, and the first
+/// error is kept for the end (formatting cannot carry an I/O error).
+pub struct Page<'w> {
+    out: &'w mut dyn io::Write,
+    error: Option<io::Error>,
+}
+
+impl Page<'_> {
+    fn push_str(&mut self, text: &str) {
+        let _ = self.write_str(text);
+    }
+}
+
+impl std::fmt::Write for Page<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        if self.error.is_none() {
+            if let Err(e) = self.out.write_all(text.as_bytes()) {
+                self.error = Some(e);
+            }
+        }
+        if self.error.is_some() {
+            return Err(std::fmt::Error);
+        }
+        Ok(())
+    }
+}
+
+/// Writes the page to `out`. `places` holds each paragraph's map position.
+pub fn write_report_html(
+    out: &mut dyn io::Write,
+    r: &Pages,
+    header: &Header,
+    places: &[(f32, f32)],
+) -> io::Result<()> {
+    let mut page = Page { out, error: None };
+    let page = &mut page;
     let mut languages: BTreeMap<&str, usize> = BTreeMap::new();
     for p in r.paragraphs {
         *languages.entry(p.language.as_str()).or_default() += 1;
@@ -194,7 +230,6 @@ pub fn report_html(r: &Pages, header: &Header, places: &[(f32, f32)]) -> String 
         .enumerate()
         .map(|(i, t)| (t.id, PALETTE[i % PALETTE.len()]))
         .collect();
-    let mut page = String::new();
     let _ = write!(
         page,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -221,13 +256,16 @@ pub fn report_html(r: &Pages, header: &Header, places: &[(f32, f32)]) -> String 
         escape(header.model),
         escape(header.day),
     );
-    map_section(&mut page, r, places, &language_index, &colour);
-    chart_section(&mut page, r, &languages, &colour);
-    cards_section(&mut page, r, &colour);
+    map_section(page, r, places, &language_index, &colour);
+    chart_section(page, r, &languages, &colour);
+    cards_section(page, r, &colour);
     page.push_str("<script>");
     page.push_str(SCRIPT);
     page.push_str("</script></body></html>\n");
-    page
+    match page.error.take() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// A language's mark: circle, square, diamond, triangle, then outlined circles.
@@ -269,7 +307,7 @@ fn mark_end(language: usize) -> &'static str {
 }
 
 fn map_section(
-    page: &mut String,
+    page: &mut Page,
     r: &Pages,
     places: &[(f32, f32)],
     language_index: &HashMap<&str, usize>,
@@ -341,7 +379,7 @@ fn map_section(
 }
 
 /// Each theme's label at the centre of its marks.
-fn theme_labels(page: &mut String, r: &Pages, places: &[(f32, f32)]) {
+fn theme_labels(page: &mut Page, r: &Pages, places: &[(f32, f32)]) {
     let mut sums: HashMap<usize, (f32, f32, f32)> = HashMap::new();
     for (p, &(x, y)) in r.paragraphs.iter().zip(places) {
         let s = sums.entry(p.theme).or_default();
@@ -371,49 +409,51 @@ fn theme_labels(page: &mut String, r: &Pages, places: &[(f32, f32)]) {
 /// Above [`SVG_LIMIT`] paragraphs: compact arrays that the page's script
 /// draws on a canvas.
 fn canvas_map(
-    page: &mut String,
+    page: &mut Page,
     r: &Pages,
     places: &[(f32, f32)],
     language_index: &HashMap<&str, usize>,
     colour: &HashMap<usize, &str>,
 ) {
-    let xs: Vec<String> = places.iter().map(|(x, _)| format!("{x:.0}")).collect();
-    let ys: Vec<String> = places.iter().map(|(_, y)| format!("{y:.0}")).collect();
-    let themes: Vec<String> = r.paragraphs.iter().map(|p| p.theme.to_string()).collect();
-    let languages: Vec<String> = r
-        .paragraphs
-        .iter()
-        .map(|p| language_index[p.language.as_str()].to_string())
-        .collect();
-    let texts: Vec<String> = r
-        .paragraphs
-        .iter()
-        .map(|p| serde_json::to_string(&short(&p.text, MAP_TEXT_CHARS / 2)).unwrap_or_default())
-        .collect();
-    let colours: Vec<String> = r
-        .themes
-        .iter()
-        .map(|t| {
+    // The labels lie over the canvas in an SVG of the same coordinates; the
+    // frame gives both the same box. The arrays are written an item at a
+    // time: at a million paragraphs they are most of the page.
+    let _ = write!(
+        page,
+        "<div class=\"map-frame\"><canvas id=\"themes-canvas\" width=\"{WIDTH}\" height=\"{HEIGHT}\"></canvas>\
+         <script>const MAP={{x:["
+    );
+    array_items(page, places.iter().map(|(x, _)| format!("{x:.0}")));
+    page.push_str("],y:[");
+    array_items(page, places.iter().map(|(_, y)| format!("{y:.0}")));
+    page.push_str("],theme:[");
+    array_items(page, r.paragraphs.iter().map(|p| p.theme.to_string()));
+    page.push_str("],lang:[");
+    array_items(
+        page,
+        r.paragraphs
+            .iter()
+            .map(|p| language_index[p.language.as_str()].to_string()),
+    );
+    page.push_str("],text:[");
+    array_items(
+        page,
+        r.paragraphs.iter().map(|p| {
+            serde_json::to_string(&short(&p.text, MAP_TEXT_CHARS / 2)).unwrap_or_default()
+        }),
+    );
+    page.push_str("],colour:{");
+    array_items(
+        page,
+        r.themes.iter().map(|t| {
             format!(
                 "\"{}\":\"{}\"",
                 t.id,
                 colour.get(&t.id).copied().unwrap_or("#999")
             )
-        })
-        .collect();
-    // The labels lie over the canvas in an SVG of the same coordinates; the
-    // frame gives both the same box.
-    let _ = write!(
-        page,
-        "<div class=\"map-frame\"><canvas id=\"themes-canvas\" width=\"{WIDTH}\" height=\"{HEIGHT}\"></canvas>\
-         <script>const MAP={{x:[{}],y:[{}],theme:[{}],lang:[{}],text:[{}],colour:{{{}}}}};</script>",
-        xs.join(","),
-        ys.join(","),
-        themes.join(","),
-        languages.join(","),
-        texts.join(","),
-        colours.join(",")
+        }),
     );
+    page.push_str("}};</script>");
     let _ = write!(
         page,
         "<svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" class=\"overlay\"><g class=\"labels\">"
@@ -422,9 +462,19 @@ fn canvas_map(
     page.push_str("</g></svg></div>");
 }
 
+/// Items separated by commas.
+fn array_items(page: &mut Page, items: impl Iterator<Item = String>) {
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            page.push_str(",");
+        }
+        page.push_str(&item);
+    }
+}
+
 /// Paragraphs per theme and language, as stacked bars.
 fn chart_section(
-    page: &mut String,
+    page: &mut Page,
     r: &Pages,
     languages: &BTreeMap<&str, usize>,
     colour: &HashMap<usize, &str>,
@@ -471,7 +521,7 @@ fn chart_section(
 }
 
 /// One card per theme.
-fn cards_section(page: &mut String, r: &Pages, colour: &HashMap<usize, &str>) {
+fn cards_section(page: &mut Page, r: &Pages, colour: &HashMap<usize, &str>) {
     page.push_str("<section id=\"themes\"><h2>Themes</h2>");
     for named in r.themes {
         let t = &named.theme;

@@ -103,36 +103,44 @@ impl Formats {
 
 /// Writes one sheet: header, rows (cut at the sheet's limit, with a note),
 /// frozen header, filter and fitted columns. Returns how many rows it holds.
-fn write_sheet(
+///
+/// The sheet is written row by row to a temporary file (the library's
+/// constant-memory mode) and `rows` makes each row when it is needed: it is
+/// called twice, once to find the columns that wrap and once to write, so
+/// no sheet ever stands whole in memory.
+fn write_sheet<I: Iterator<Item = Vec<Cell>>>(
     workbook: &mut Workbook,
     formats: &Formats,
     name: &str,
     headers: &[&str],
-    rows: Vec<Vec<Cell>>,
+    rows: impl Fn() -> I,
     notes: &mut Vec<String>,
 ) -> Result<usize, XlsxError> {
-    let sheet = workbook.add_worksheet();
+    let sheet = workbook.add_worksheet_with_constant_memory()?;
     sheet.set_name(name)?;
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count() + 2).collect();
     for (col, header) in headers.iter().enumerate() {
         sheet.write_string_with_format(0, col as u16, *header, &formats.header)?;
     }
-    let total = rows.len();
+    let mut wrapped_columns = vec![false; headers.len()];
+    let mut total = 0;
+    for row in rows() {
+        if total < MAX_ROWS - 1 {
+            for (wrapped, cell) in wrapped_columns.iter_mut().zip(&row) {
+                if let Cell::Text(t) = cell {
+                    *wrapped |= display_width(t) > WIDE_COLUMN;
+                }
+            }
+        }
+        total += 1;
+    }
     let kept = total.min(MAX_ROWS - 1);
     if kept < total {
         notes.push(format!(
             "The {name} sheet holds the first {kept} of {total} rows (a sheet's limit); the CSV files hold all."
         ));
     }
-    let wrapped_columns: Vec<bool> = (0..headers.len())
-        .map(|col| {
-            rows.iter().take(kept).any(|r| match r.get(col) {
-                Some(Cell::Text(t)) => display_width(t) > WIDE_COLUMN,
-                _ => false,
-            })
-        })
-        .collect();
-    for (r, row) in rows.into_iter().take(kept).enumerate() {
+    for (r, row) in rows().take(kept).enumerate() {
         let r = (r + 1) as u32;
         // Spreadsheets do not all grow a row to its wrapped text.
         let lines = row
@@ -219,8 +227,12 @@ fn write_cell(
     })
 }
 
-/// The whole workbook, as bytes.
-pub fn workbook(report: &Report, earlier_runs: &[csv::StringRecord]) -> Result<Vec<u8>, XlsxError> {
+/// Writes the whole workbook to `out`.
+pub fn write_workbook(
+    out: &mut (dyn std::io::Write + Send),
+    report: &Report,
+    earlier_runs: &[csv::StringRecord],
+) -> Result<(), XlsxError> {
     let mut workbook = Workbook::new();
     let formats = Formats::new();
     let mut notes = Vec::new();
@@ -246,11 +258,12 @@ pub fn workbook(report: &Report, earlier_runs: &[csv::StringRecord]) -> Result<V
     languages_sheet(&mut workbook, &formats, r, &mut notes)?;
     sources_sheet(&mut workbook, &formats, r, &mut notes)?;
     let summary = r.run.summary();
-    let runs = earlier_runs
-        .iter()
-        .map(|row| row.iter().map(run_cell).collect())
-        .chain(std::iter::once(summary_row(&summary)))
-        .collect();
+    let runs = || {
+        earlier_runs
+            .iter()
+            .map(|row| row.iter().map(run_cell).collect())
+            .chain(std::iter::once(summary_row(&summary)))
+    };
     write_sheet(
         &mut workbook,
         &formats,
@@ -260,7 +273,7 @@ pub fn workbook(report: &Report, earlier_runs: &[csv::StringRecord]) -> Result<V
         &mut notes,
     )?;
     about_sheet(&mut workbook, &formats, r, &notes)?;
-    workbook.save_to_buffer()
+    workbook.save_to_writer(out)
 }
 
 /// The sheets built from the report's themes and paragraphs.
@@ -286,10 +299,8 @@ impl Sheets<'_> {
         for (row, &i) in self.order.iter().enumerate() {
             first_row.entry(r.paragraphs[i].theme).or_insert(row + 2);
         }
-        let rows = r
-            .themes
-            .iter()
-            .map(|named| {
+        let rows = || {
+            r.themes.iter().map(|named| {
                 let t = &named.theme;
                 let target = format!(
                     "Paragraphs!A{}",
@@ -314,7 +325,7 @@ impl Sheets<'_> {
                     text(&r.paragraphs[t.representative].text),
                 ]
             })
-            .collect();
+        };
         write_sheet(
             workbook,
             self.formats,
@@ -332,10 +343,8 @@ impl Sheets<'_> {
         notes: &mut Vec<String>,
     ) -> Result<(), XlsxError> {
         let labels = self.labels();
-        let rows = self
-            .order
-            .iter()
-            .map(|&i| {
+        let rows = || {
+            self.order.iter().map(|&i| {
                 let p = &self.report.paragraphs[i];
                 vec![
                     Cell::Int(p.theme as u64),
@@ -350,7 +359,7 @@ impl Sheets<'_> {
                     text(&p.text),
                 ]
             })
-            .collect();
+        };
         let columns = [
             "theme",
             "theme_label",
@@ -369,10 +378,8 @@ impl Sheets<'_> {
 
     fn examples(&self, workbook: &mut Workbook, notes: &mut Vec<String>) -> Result<(), XlsxError> {
         let r = self.report;
-        let rows = r
-            .themes
-            .iter()
-            .flat_map(|named| {
+        let rows = || {
+            r.themes.iter().flat_map(|named| {
                 named.theme.examples.iter().map(move |e| {
                     let p = &r.paragraphs[e.paragraph];
                     vec![
@@ -387,7 +394,7 @@ impl Sheets<'_> {
                     ]
                 })
             })
-            .collect();
+        };
         write_sheet(
             workbook,
             self.formats,
@@ -435,10 +442,8 @@ fn languages_sheet(
     let languages: Vec<&str> = languages.into_iter().collect();
     let mut headers = vec!["theme", "label"];
     headers.extend(languages.iter().copied());
-    let rows: Vec<Vec<Cell>> = r
-        .themes
-        .iter()
-        .map(|named| {
+    let rows = || {
+        r.themes.iter().map(|named| {
             let counts: HashMap<&str, usize> = named
                 .theme
                 .languages
@@ -453,7 +458,7 @@ fn languages_sheet(
             );
             row
         })
-        .collect();
+    };
     let n = write_sheet(workbook, formats, "Languages", &headers, rows, notes)? as u32;
     let mut chart = Chart::new(ChartType::BarStacked);
     chart.title().set_name("Paragraphs per theme and language");
@@ -487,9 +492,8 @@ fn sources_sheet(
         .iter()
         .map(|t| (t.id, t.theme.label.as_str()))
         .collect();
-    let rows = counts
-        .into_iter()
-        .map(|((theme, file), n)| {
+    let rows = || {
+        counts.iter().map(|(&(theme, file), &n)| {
             vec![
                 Cell::Int(theme as u64),
                 text(labels.get(&theme).copied().unwrap_or_default()),
@@ -497,7 +501,7 @@ fn sources_sheet(
                 Cell::Int(n as u64),
             ]
         })
-        .collect();
+    };
     write_sheet(
         workbook,
         formats,
@@ -532,10 +536,7 @@ fn about_sheet(
         ("parameters", format!("seed {}, debias {:?}, label language {}", run.seed, run.debias, run.labels.language)),
     ];
     lines.extend(notes.iter().map(|n| ("note", n.clone())));
-    let rows = lines
-        .into_iter()
-        .map(|(k, v)| vec![text(k), Cell::Text(v)])
-        .collect();
+    let rows = || lines.iter().map(|(k, v)| vec![text(k), text(v)]);
     write_sheet(
         workbook,
         formats,

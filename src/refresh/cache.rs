@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
+use ndarray::{ArrayViewMut1, ArrayViewMut2};
 use rusqlite::{params, Connection, OptionalExtension};
 
 const APPLICATION: &str = "crossthemes";
@@ -264,13 +265,16 @@ impl EmbeddingCache {
         })
     }
 
-    /// The cached vector of each paragraph key, where there is a sound one.
-    pub fn lookup(
+    /// Writes the cached vector of each key, where there is a sound one of
+    /// the rows' length, into that key's row of `rows`, straight from the
+    /// database: no second copy of a large corpus's vectors is made. Returns
+    /// which keys were found; the other rows are left as they were.
+    pub fn lookup_into(
         &self,
         model: &str,
         keys: &[&str],
-        dim: usize,
-    ) -> Result<Vec<Option<Vec<f32>>>, CacheError> {
+        mut rows: ArrayViewMut2<f32>,
+    ) -> Result<Vec<bool>, CacheError> {
         let mut statement = self
             .conn
             .prepare_cached(
@@ -278,12 +282,17 @@ impl EmbeddingCache {
             )
             .map_err(|e| self.sqlite(e))?;
         keys.iter()
-            .map(|key| {
-                let row: Option<(i64, Vec<u8>)> = statement
-                    .query_row(params![model, key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .zip(rows.rows_mut())
+            .map(|(key, row)| {
+                statement
+                    .query_row(params![model, key], |r| {
+                        let stored_dim: i64 = r.get(0)?;
+                        let blob = r.get_ref(1)?.as_blob()?;
+                        Ok(decode_vector(stored_dim, blob, row))
+                    })
                     .optional()
-                    .map_err(|e| self.sqlite(e))?;
-                Ok(row.and_then(|(stored_dim, blob)| decode_vector(stored_dim, &blob, dim)))
+                    .map(|found| found.unwrap_or(false))
+                    .map_err(|e| self.sqlite(e))
             })
             .collect()
     }
@@ -351,21 +360,47 @@ impl EmbeddingCache {
 }
 
 /// A stored vector is used only when it has the model's size and unit length.
-fn decode_vector(stored_dim: i64, blob: &[u8], dim: usize) -> Option<Vec<f32>> {
+/// Writes a stored vector into `row` when it has the row's length and unit
+/// norm (anything else is a miss, and `row` is left as it was).
+fn decode_vector(stored_dim: i64, blob: &[u8], mut row: ArrayViewMut1<f32>) -> bool {
+    let dim = row.len();
     if stored_dim != dim as i64 || blob.len() != dim * 4 {
-        return None;
+        return false;
     }
-    let vector: Vec<f32> = blob
+    let value = |b: &[u8]| f32::from_le_bytes(b.try_into().expect("4 bytes"));
+    let norm = blob
         .chunks_exact(4)
-        .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
-        .collect();
-    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
-    ((norm - 1.0).abs() < 1e-3).then_some(vector)
+        .map(|b| value(b) * value(b))
+        .sum::<f32>()
+        .sqrt();
+    if (norm - 1.0).abs() >= 1e-3 {
+        return false;
+    }
+    for (x, b) in row.iter_mut().zip(blob.chunks_exact(4)) {
+        *x = value(b);
+    }
+    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each key's cached vector of length `dim`, where there is one.
+    fn lookup(
+        cache: &EmbeddingCache,
+        model: &str,
+        keys: &[&str],
+        dim: usize,
+    ) -> Vec<Option<Vec<f32>>> {
+        let mut rows = ndarray::Array2::zeros((keys.len(), dim));
+        let found = cache.lookup_into(model, keys, rows.view_mut()).unwrap();
+        found
+            .into_iter()
+            .zip(rows.rows())
+            .map(|(found, row)| found.then(|| row.to_vec()))
+            .collect()
+    }
 
     fn unit(dim: usize, hot: usize) -> Vec<f32> {
         (0..dim).map(|i| if i == hot { 1.0 } else { 0.0 }).collect()
@@ -380,11 +415,11 @@ mod tests {
         cache.store("m1", &[("key-a", &v)]).unwrap();
         drop(cache);
         let cache = EmbeddingCache::open(&path).unwrap();
-        let found = cache.lookup("m1", &["key-a", "key-b"], 4).unwrap();
+        let found = lookup(&cache, "m1", &["key-a", "key-b"], 4);
         assert_eq!(found, vec![Some(v), None]);
-        assert_eq!(cache.lookup("m2", &["key-a"], 4).unwrap(), vec![None]);
+        assert_eq!(lookup(&cache, "m2", &["key-a"], 4), vec![None]);
         assert_eq!(
-            cache.lookup("m1", &["key-a"], 8).unwrap(),
+            lookup(&cache, "m1", &["key-a"], 8),
             vec![None],
             "wrong size is a miss"
         );
@@ -415,7 +450,7 @@ mod tests {
             .unwrap();
         drop(cache);
         let cache = EmbeddingCache::open(&path).unwrap();
-        assert_eq!(cache.lookup("m", &["k"], 2).unwrap(), vec![None]);
+        assert_eq!(lookup(&cache, "m", &["k"], 2), vec![None]);
         assert_eq!(
             cache.first_seen(&["k"]).unwrap(),
             vec![Some("2026-01-01".into())]
@@ -445,10 +480,6 @@ mod tests {
             .unwrap()
             .execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
             .unwrap();
-        assert!(EmbeddingCache::open(&foreign)
-            .unwrap()
-            .lookup("m", &["x"], 2)
-            .unwrap()[0]
-            .is_none());
+        assert!(lookup(&EmbeddingCache::open(&foreign).unwrap(), "m", &["x"], 2)[0].is_none());
     }
 }

@@ -181,20 +181,15 @@ fn embed_keyed(
 ) -> Result<(Array2<f32>, EmbedStats, usize), RefreshError> {
     let model = embedder.identity();
     let keys = &items.keys;
-    let cached = cache.lookup(&model, keys, embedder.dimension())?;
-    let missing: Vec<usize> = (0..keys.len()).filter(|&i| cached[i].is_none()).collect();
+    let mut vectors = Array2::<f32>::zeros((keys.len(), embedder.dimension()));
+    let cached = cache.lookup_into(&model, keys, vectors.view_mut())?;
+    let missing: Vec<usize> = (0..keys.len()).filter(|&i| !cached[i]).collect();
     let reused = keys.len() - missing.len();
     tracing::info!(
         "embedding {} new {} ({reused} from the cache)",
         missing.len(),
         items.noun
     );
-    let mut vectors = Array2::<f32>::zeros((keys.len(), embedder.dimension()));
-    for (i, vector) in cached.iter().enumerate() {
-        if let Some(v) = vector {
-            vectors.row_mut(i).assign(&ndarray::ArrayView1::from(v));
-        }
-    }
     let mut stats = EmbedStats::default();
     for chunk in missing.chunks(CACHE_CHUNK) {
         let texts: Vec<&str> = chunk.iter().map(|&i| items.texts[i]).collect();
