@@ -151,26 +151,33 @@ pub fn run(config: &JobConfig) -> anyhow::Result<()> {
         embedded: &embedded,
         clustering: &clustering,
     };
-    let mut record = record(config, &clock, &stages, changes);
-    clock.lap("report");
-    record.timings_seconds = clock.laps();
-    record.peak_memory_mb = clock.peaks();
-    record.seconds = clock.elapsed();
     let history = identified.history_files(&previous)?;
     let places = output::project(
         clustering.vectors.view(),
         &clustering.labels,
         clustering.k(),
     );
-    write(
-        config,
-        &corpus,
-        &identified,
-        &record,
-        &embedded,
-        &history,
-        &places,
-    )?;
+    let mut record = record(config, &clock, &stages, changes);
+    clock.lap("report");
+    record.timings_seconds = clock.laps();
+    record.peak_memory_mb = clock.peaks();
+    record.seconds = clock.elapsed();
+    let report = output::Report {
+        paragraphs: &corpus.paragraphs,
+        themes: &identified.themes,
+        run: &record,
+        embeddings: embedded.saved.as_ref(),
+        places: &places,
+        kept_files: &history,
+    };
+    let written = output::write_report(&config.output, &report, &mut |record| {
+        let mut record = record.clone();
+        clock.lap("write");
+        record.timings_seconds = clock.laps();
+        record.peak_memory_mb = clock.peaks();
+        record
+    })?;
+    log_written(config, &written, &identified, &record);
     refresh::remember_sightings(&mut cache, &corpus.paragraphs, &today)?;
     Ok(())
 }
@@ -329,7 +336,6 @@ fn cluster(
     Ok(clustering)
 }
 
-/// The run record, but for the timings the clock adds at the end.
 /// What the stages produced, as the run record tells it.
 struct Stages<'a> {
     corpus: &'a Corpus,
@@ -340,6 +346,7 @@ struct Stages<'a> {
     clustering: &'a Clustering,
 }
 
+/// The run record, but for the timings the clock adds at the end.
 fn record(
     config: &JobConfig,
     clock: &Stopwatch,
@@ -404,24 +411,12 @@ fn record(
     }
 }
 
-fn write(
+fn log_written(
     config: &JobConfig,
-    corpus: &Corpus,
+    written: &[PathBuf],
     identified: &Identified,
     record: &RunRecord,
-    embedded: &Embedded,
-    history: &[(&str, Vec<u8>)],
-    places: &[(f32, f32)],
-) -> anyhow::Result<()> {
-    let report = output::Report {
-        paragraphs: &corpus.paragraphs,
-        themes: &identified.themes,
-        run: record,
-        embeddings: embedded.saved.as_ref(),
-        places,
-        kept_files: history,
-    };
-    let written = output::write_report(&config.output, &report)?;
+) {
     let cross = identified
         .themes
         .iter()
@@ -435,5 +430,4 @@ fn write(
         cross,
         record.refresh.new_paragraphs
     );
-    Ok(())
 }

@@ -1,6 +1,8 @@
 //! `--k auto`: tries candidate k on a sample of the paragraphs and keeps
 //! the fewest themes whose mean silhouette (cosine distance, on the
-//! language-corrected vectors) is within a small tie of the highest.
+//! language-corrected vectors) is within a small tie of the highest. Each
+//! candidate's score is averaged over as many separately seeded fits as
+//! k-means would run restarts there (many on small inputs, one on large).
 //!
 //! The range is ⌈√n / 2⌉ ..= max(min(1.5·√n, 30), √n), at most
 //! [`AUTO_K_MAX`] (and its lower end at most half of that): small corpora
@@ -90,17 +92,35 @@ pub fn choose_k(
     } else {
         data.view()
     };
-    let mut tried = Vec::new();
+    let mut scores = Vec::new();
+    // A candidate fitted once is already the fit its k would get.
+    let mut single_fits = Vec::new();
     for k in candidates(k_min, k_max) {
-        let fitted = joint::fit(on, &sample_languages, &settings(k))?;
-        let corrected = joint::corrected(on, &sample_languages.ids, &fitted.offsets);
-        let score = silhouette(corrected.view(), &fitted.labels, k);
-        tracing::debug!("k = {k}: silhouette {score:.4}");
-        tried.push((k, score, fitted));
+        // The mean over separately seeded fits: one fit's silhouette moves
+        // with whichever local optimum its seed found, and noise of bf16's
+        // size in the vectors was enough to change that, and k.
+        let fits = joint::seeded_fits(on, &sample_languages, &settings(k))?;
+        let total: f64 = fits
+            .iter()
+            .map(|fitted| {
+                let corrected = joint::corrected(on, &sample_languages.ids, &fitted.offsets);
+                silhouette(corrected.view(), &fitted.labels, k)
+            })
+            .sum();
+        let fits_count = fits.len();
+        let score = total / fits_count as f64;
+        tracing::debug!("k = {k}: mean silhouette {score:.4} over {fits_count} fits");
+        scores.push((k, score));
+        single_fits.push(fits.into_iter().next().filter(|_| fits_count == 1));
     }
-    let scores: Vec<(usize, f64)> = tried.iter().map(|(k, score, _)| (*k, *score)).collect();
     let chosen = fewest_near_best(&scores);
-    let (k, _, fitted) = tried.swap_remove(chosen);
+    let k = scores[chosen].0;
+    // Of several fits, the one `--k N` would make: the lowest inertia of
+    // as many k-means++ restarts.
+    let fitted = match single_fits.swap_remove(chosen) {
+        Some(fitted) => fitted,
+        None => joint::fit(on, &sample_languages, &settings(k))?,
+    };
     let fitted = if sample.is_some() {
         let warm = fitted.warm_start(on, &sample_languages, k);
         joint::fit(

@@ -100,17 +100,43 @@ pub fn warm_start(
 }
 
 /// Settings of one fit.
+#[derive(Clone, Copy)]
 pub struct FitSettings<'a> {
     /// Clusters.
     pub k: usize,
     /// How the language signal is removed.
     pub debias: Debias,
-    /// k-means++ restarts of the first round.
+    /// k-means++ restarts: separately seeded whole fits in
+    /// [`seeded_fits`], restarts of the first round in [`fit`].
     pub restarts: usize,
     /// Seed of k-means++ and of the training sample.
     pub seed: u64,
     /// Where to start instead of the language means and k-means++.
     pub warm: Option<&'a WarmStart>,
+}
+
+/// Whole fits from separately seeded k-means++ starts (one restart each),
+/// as many as k-means would run restarts on this input (see
+/// [`kmeans::restarts_for`]).
+pub fn seeded_fits(
+    data: ArrayView2<f32>,
+    languages: &Languages,
+    settings: &FitSettings,
+) -> Result<Vec<Fitted>, ClusterError> {
+    let trained_on = data
+        .nrows()
+        .min(settings.k * kmeans::TRAIN_POINTS_PER_CENTROID);
+    let count = kmeans::restarts_for(trained_on, settings.k, settings.restarts);
+    (0..count)
+        .map(|i| {
+            let one = FitSettings {
+                restarts: 1,
+                seed: settings.seed.wrapping_add(i as u64),
+                ..*settings
+            };
+            fit(data, languages, &one)
+        })
+        .collect()
 }
 
 /// Clusters `data` into `settings.k` clusters with the chosen debiasing.

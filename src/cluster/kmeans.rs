@@ -138,7 +138,7 @@ fn plus_plus(points: ArrayView2<f32>, k: usize, rng: &mut Xoshiro256Plus) -> Arr
 }
 
 /// Restarts worth running for n points and k clusters.
-fn restarts_for(n: usize, k: usize, asked: usize) -> usize {
+pub fn restarts_for(n: usize, k: usize, asked: usize) -> usize {
     let work = (n * k).max(1);
     (asked.max(1) * FULL_RESTARTS_UP_TO / work).clamp(1, asked.max(1))
 }

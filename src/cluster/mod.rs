@@ -73,7 +73,8 @@ pub struct ClusterOptions {
     /// How the language signal is removed.
     pub debias: Debias,
     /// k-means++ restarts of the first round (fewer on large inputs); the
-    /// best inertia wins.
+    /// best inertia wins. `--k auto` also scores each candidate k over as
+    /// many separately seeded fits.
     pub restarts: usize,
     /// Where to start instead of k-means++ (a refresh starts from the
     /// previous run's themes); used when k equals their number.

@@ -168,7 +168,13 @@ fn write_file(
 }
 
 /// Writes all report files into `dir` as one set; returns the paths written.
-pub fn write_report<'r>(dir: &Path, report: &Report<'r>) -> Result<Vec<PathBuf>, OutputError> {
+/// run.json goes last, as `finish_run` makes it from the report's record
+/// then, so that it can tell how long writing the others took.
+pub fn write_report<'r>(
+    dir: &Path,
+    report: &Report<'r>,
+    finish_run: &mut dyn FnMut(&RunRecord) -> RunRecord,
+) -> Result<Vec<PathBuf>, OutputError> {
     let mut staged: Vec<&'r str> = Vec::new();
     let mut stage =
         |name: &'r str, write: &dyn Fn(&mut (dyn Write + Send)) -> std::io::Result<()>| {
@@ -200,8 +206,9 @@ pub fn write_report<'r>(dir: &Path, report: &Report<'r>) -> Result<Vec<PathBuf>,
     for (name, contents) in report.kept_files {
         stage(name, &|w| w.write_all(contents))?;
     }
+    let run = finish_run(report.run);
     stage(RUN_JSON, &|w| {
-        serde_json::to_writer_pretty(&mut *w, report.run)?;
+        serde_json::to_writer_pretty(&mut *w, &run)?;
         w.write_all(b"\n")
     })?;
 
