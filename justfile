@@ -25,6 +25,14 @@ bench-pytorch:
     cargo run --release -- bench-embed --input seeds --dump-inputs target/seeds-inputs.jsonl
     python3 benches/pytorch_reference.py models/multilingual-e5-small-q4 target/seeds-inputs.jsonl --threads 2
 
+# crossthemes, ONNX Runtime and PyTorch on the same model inputs, at 1 and at all
+# threads, as one table (pip install onnx onnxruntime tokenizers numpy; the
+# PyTorch rows also need torch and transformers, and say so when missing).
+bench-engines:
+    cargo build --release
+    python3 benches/bench_engines.py target/release/crossthemes models/multilingual-e5-small-q4 seeds
+    python3 benches/bench_engines.py target/release/crossthemes models/multilingual-e5-small-q4 ../shared/bench/installguide/articles
+
 # Cross-language scores on the public benchmark and its imbalanced variants.
 bench-themes:
     cargo run --release -- bench-themes --gold ../shared/bench/installguide/gold.csv --k 13 --keep 0.5 --keep 0.333 --keep 0.1667 --seeds 30
