@@ -188,6 +188,27 @@ fn seeds_give_cross_language_themes_and_identical_reruns() {
     );
     assert!(run["k_selection"]["candidates"].as_array().unwrap().len() >= 2);
     assert!(run["counts"]["skipped"]["navigation"].as_u64().unwrap() >= 3);
+    // Every stage is timed, the writing of the report files included.
+    let stages = [
+        "ingest",
+        "language",
+        "model_load",
+        "embed",
+        "cluster",
+        "describe",
+        "report",
+        "write",
+    ];
+    for stage in stages {
+        assert!(
+            run["timings_seconds"][stage].as_f64().is_some(),
+            "{stage} in {}",
+            run["timings_seconds"]
+        );
+        if cfg!(target_os = "linux") {
+            assert!(run["peak_memory_mb"][stage].as_f64().unwrap() > 0.0);
+        }
+    }
 
     let npy = std::fs::read(first.path().join("embeddings.npy")).unwrap();
     let header_len = u16::from_le_bytes([npy[8], npy[9]]) as usize;
