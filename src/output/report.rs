@@ -184,7 +184,7 @@ impl<'a> Header<'a> {
 /// Where the page is written as it is made, so a report of any size never
 /// stands whole in memory: text goes straight to `out`, and the first
 /// error is kept for the end (formatting cannot carry an I/O error).
-pub struct Page<'w> {
+struct Page<'w> {
     out: &'w mut dyn io::Write,
     error: Option<io::Error>,
 }
