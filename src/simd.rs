@@ -32,6 +32,16 @@ impl Level {
     }
 }
 
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Level::Baseline => "baseline",
+            Level::Avx2 => "AVX2",
+            Level::Avx512 => "AVX-512",
+        })
+    }
+}
+
 /// The best level this CPU supports.
 pub fn detected() -> Level {
     #[cfg(target_arch = "x86_64")]

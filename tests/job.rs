@@ -34,11 +34,20 @@ fn the_native_engine_gives_the_seeds_the_themes_of_the_candle_reference() {
 }
 
 /// The instruction-set levels this CPU has (`CROSSTHEMES_SIMD` caps the
-/// level, so each runs here) give the seeds the same report.
+/// level, so each runs here, matrix products included) give the seeds the
+/// same report, and run.json names the level that ran.
 #[test]
 fn every_instruction_set_level_gives_the_seeds_the_same_themes() {
     let best = run_on_seeds(&[]);
-    for level in ["avx2", "baseline"] {
+    #[cfg(target_arch = "x86_64")]
+    let has_avx2 =
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    let has_avx2 = false;
+    for (level, shown) in [("avx2", "AVX2"), ("baseline", "baseline")] {
+        if level == "avx2" && !has_avx2 {
+            continue;
+        }
         let dir = tempfile::tempdir().unwrap();
         let out = common::command(&["--output", arg(dir.path()), "--quiet"])
             .env("CROSSTHEMES_SIMD", level)
@@ -50,6 +59,8 @@ fn every_instruction_set_level_gives_the_seeds_the_same_themes() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert_same_report(best.path(), dir.path(), level);
+        let device = run_json(dir.path())["device"].as_str().unwrap().to_string();
+        assert_eq!(device, format!("cpu, {shown}"), "{level}");
     }
 }
 

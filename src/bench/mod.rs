@@ -84,7 +84,7 @@ pub fn embed_speed(
         "arithmetic   {:.0} GFLOP/s (the encoder's matrix products, padding excluded)",
         stats.flops as f64 / seconds / 1e9
     );
-    if embedder.device() == "cpu" {
+    if embedder.device().starts_with("cpu") {
         match crate::embed::peak_gflops(embedder.precision()) {
             Some((gflops, instruction)) => println!(
                 "cpu peak     {gflops:.0} GFLOP/s ({instruction} alone on {threads} threads)"

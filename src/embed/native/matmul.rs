@@ -1,6 +1,7 @@
 //! Matrix products of the encoder. Dense layers `y = x·Wᵀ + b` run in f32
-//! through the `gemm` crate (its kernels are picked at run time: AVX-512,
-//! AVX2, NEON) or in bf16 through our own AVX512-BF16 kernel; attention's
+//! through the `gemm` crate's kernels (AVX-512, AVX2, NEON, scalar; on x86
+//! the one for [`crate::simd::level`], so `CROSSTHEMES_SIMD` caps them as it
+//! caps ours) or in bf16 through our own AVX512-BF16 kernel; attention's
 //! per-head products always run in f32.
 
 use rayon::prelude::*;
@@ -83,7 +84,7 @@ impl Linear {
                 // SAFETY: every pointer covers the extent that the sizes and
                 // strides describe (checked by the lengths above).
                 unsafe {
-                    gemm::gemm(
+                    product(
                         rows,
                         self.outputs,
                         self.inputs,
@@ -99,9 +100,6 @@ impl Linear {
                         self.outputs as isize,
                         1.0,
                         1.0,
-                        false,
-                        false,
-                        false,
                         parallelism(),
                     );
                 }
@@ -116,6 +114,129 @@ impl Linear {
             }
         }
     }
+}
+
+/// `dst = alpha·dst + beta·lhs·rhs` for an m×k `lhs` and a k×n `rhs`, each
+/// matrix given by its first element and its column and row strides (as
+/// [`gemm::gemm`] takes them, without conjugation), through the kernel of
+/// the instruction-set level in use.
+///
+/// # Safety
+/// Every element that the sizes and strides describe must be inside its
+/// allocation, the strides must be positive, and `dst` must not overlap
+/// `lhs` or `rhs`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn product(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_cs: isize,
+    dst_rs: isize,
+    read_dst: bool,
+    lhs: *const f32,
+    lhs_cs: isize,
+    lhs_rs: isize,
+    rhs: *const f32,
+    rhs_cs: isize,
+    rhs_rs: isize,
+    alpha: f32,
+    beta: f32,
+    parallelism: gemm::Parallelism,
+) {
+    // The kernels write column-major tiles: a row-major product is run as
+    // its transpose, dst' = rhs'·lhs' (what gemm::gemm does first, too).
+    #[cfg(target_arch = "x86_64")]
+    let (m, n, dst_cs, dst_rs, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs) =
+        if dst_cs.abs() < dst_rs.abs() {
+            (
+                n, m, dst_rs, dst_cs, rhs, rhs_rs, rhs_cs, lhs, lhs_rs, lhs_cs,
+            )
+        } else {
+            (
+                m, n, dst_cs, dst_rs, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs,
+            )
+        };
+    #[cfg(target_arch = "x86_64")]
+    macro_rules! with_kernels {
+        ($simd:expr, $kernels:path, $lanes:literal) => {{
+            use $kernels as kernels;
+            gemm_common::gemm::gemm_basic_generic::<
+                _,
+                f32,
+                $lanes,
+                { kernels::MR_DIV_N * $lanes },
+                { kernels::NR },
+                { kernels::MR_DIV_N },
+                { kernels::H_M },
+                { kernels::H_N },
+            >(
+                $simd,
+                m,
+                n,
+                k,
+                dst,
+                dst_cs,
+                dst_rs,
+                read_dst,
+                lhs,
+                lhs_cs,
+                lhs_rs,
+                rhs,
+                rhs_cs,
+                rhs_rs,
+                alpha,
+                beta,
+                false,
+                false,
+                false,
+                |a, b, c| a * b + c,
+                &kernels::UKR,
+                &kernels::H_UKR,
+                false,
+                parallelism,
+            )
+        }};
+    }
+    #[cfg(target_arch = "x86_64")]
+    match crate::simd::level() {
+        crate::simd::Level::Avx512 => {
+            let simd = gemm_common::simd::V4::try_new().expect("the level is one the CPU has");
+            with_kernels!(simd, gemm_f32::microkernel::avx512f::f32, 16)
+        }
+        crate::simd::Level::Avx2 => {
+            let simd = gemm_common::simd::V3::try_new().expect("the level is one the CPU has");
+            with_kernels!(simd, gemm_f32::microkernel::fma::f32, 8)
+        }
+        crate::simd::Level::Baseline => with_kernels!(
+            gemm_common::simd::Scalar,
+            gemm_f32::microkernel::scalar::f32,
+            1
+        ),
+    }
+    // Elsewhere gemm's own choice (NEON on Arm) is the only level there is.
+    #[cfg(not(target_arch = "x86_64"))]
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        dst_cs,
+        dst_rs,
+        read_dst,
+        lhs,
+        lhs_cs,
+        lhs_rs,
+        rhs,
+        rhs_cs,
+        rhs_rs,
+        alpha,
+        beta,
+        false,
+        false,
+        false,
+        parallelism,
+    )
 }
 
 fn parallelism() -> gemm::Parallelism {
@@ -155,7 +276,7 @@ pub fn attention_head(view: &HeadView<'_>, scores: &mut Vec<f32>, out: &mut [f32
     // SAFETY: the asserts above keep every row and column read or written
     // inside `qkv`, `scores` and `out`.
     unsafe {
-        gemm::gemm(
+        product(
             len,
             len,
             head_dim,
@@ -171,16 +292,13 @@ pub fn attention_head(view: &HeadView<'_>, scores: &mut Vec<f32>, out: &mut [f32
             1,
             0.0,
             scale,
-            false,
-            false,
-            false,
             gemm::Parallelism::None,
         );
     }
     kernels::softmax_rows(scores, len);
     // SAFETY: as above.
     unsafe {
-        gemm::gemm(
+        product(
             len,
             head_dim,
             len,
@@ -196,9 +314,6 @@ pub fn attention_head(view: &HeadView<'_>, scores: &mut Vec<f32>, out: &mut [f32
             stride as isize,
             0.0,
             1.0,
-            false,
-            false,
-            false,
             gemm::Parallelism::None,
         );
     }
@@ -222,8 +337,9 @@ mod bf16 {
     /// Rows each task converts and multiplies: their bf16 copy stays in L2.
     const CHUNK_ROWS: usize = 96;
 
+    /// Also off when `CROSSTHEMES_SIMD` caps the level below AVX-512.
     pub fn available() -> bool {
-        is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16")
+        crate::simd::level() == crate::simd::Level::Avx512 && is_x86_feature_detected!("avx512bf16")
     }
 
     fn to_bf16(x: f32) -> u16 {

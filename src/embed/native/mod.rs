@@ -348,7 +348,7 @@ impl Backend for NativeEncoder {
     }
 
     fn device(&self) -> String {
-        "cpu".into()
+        format!("cpu, {}", crate::simd::level())
     }
 
     fn is_padded(&self) -> bool {

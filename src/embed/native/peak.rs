@@ -17,19 +17,22 @@ const ITERATIONS: u64 = 15_000_000;
 const TRIES: usize = 6;
 
 /// The peak in GFLOP/s and the instruction it was measured with, for the
-/// instruction that `precision`'s dense layers run on; `None` where this CPU
-/// has no vector multiply-add the native backend uses.
+/// instruction that `precision`'s dense layers run on at the instruction-set
+/// level in use ([`crate::simd::level`]); `None` where that level has no
+/// vector multiply-add the native backend uses.
 pub fn peak_gflops(precision: Precision) -> Option<(f64, &'static str)> {
     #[cfg(target_arch = "x86_64")]
     {
-        let avx512 = is_x86_feature_detected!("avx512f");
+        use crate::simd::Level;
+        let level = crate::simd::level();
+        let avx512 = level == Level::Avx512;
         // Each entry: (flops per accumulator per iteration, name, kernel).
         let (flops, name, kernel): (usize, _, unsafe fn(u64) -> f32) = match precision {
             Precision::Bf16 if avx512 && is_x86_feature_detected!("avx512bf16") => {
                 (64, "vdpbf16ps, AVX512-BF16", x86::bf16_dot_512)
             }
             Precision::F32 if avx512 => (32, "vfmadd, AVX-512", x86::fma_512),
-            Precision::F32 if is_x86_feature_detected!("fma") => (16, "vfmadd, AVX2", x86::fma_256),
+            Precision::F32 if level == Level::Avx2 => (16, "vfmadd, AVX2", x86::fma_256),
             _ => return None,
         };
         let threads = rayon::current_num_threads();
@@ -110,9 +113,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_f32_peak_is_measured_where_the_cpu_has_fma() {
+    fn the_f32_peak_is_measured_where_the_level_has_fma() {
         #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("fma") {
+        if crate::simd::level() >= crate::simd::Level::Avx2 {
             let (gflops, name) = peak_gflops(Precision::F32).expect("an FMA CPU has a peak");
             assert!(
                 gflops.is_finite() && gflops > 0.1,
