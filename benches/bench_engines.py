@@ -3,8 +3,9 @@
 sitting, at 1 thread and at all of the machine's threads, as one table with
 each engine's tokens/s and its ratio to crossthemes f32 at the same threads.
 
-crossthemes runs `bench-embed --input ARTICLES` (f32, and bf16 where the CPU
-has AVX512-BF16); the others embed the model inputs that run dumps, batched
+crossthemes runs `bench-embed --input ARTICLES` (f32, bf16 where the CPU
+has AVX512-BF16, and on AVX-512 CPUs f32 again capped to its AVX2 path);
+the others embed the model inputs that run dumps, batched
 the same way. PyTorch is skipped, and says so, when it is not installed.
 
     pip install onnx onnxruntime tokenizers numpy   (and torch transformers)
@@ -31,11 +32,12 @@ def cpu_name():
     return platform.processor() or "unknown CPU"
 
 
-def crossthemes(binary, articles, precision, threads, dump=None):
+def crossthemes(binary, articles, precision, threads, dump=None, simd=None):
     command = [binary, "bench-embed", "--input", articles, "--precision", precision, "--threads", str(threads)]
     if dump:
         command += ["--dump-inputs", dump]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    env = dict(os.environ, CROSSTHEMES_SIMD=simd) if simd else None
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
     tokens_per_s = float(re.search(r"^tokens/s\s+([\d.]+)", out, re.M).group(1))
     device = re.search(r"^device\s+(.*)$", out, re.M).group(1)
     return tokens_per_s, device
@@ -84,6 +86,10 @@ def main():
         bf16, bf16_device = max(crossthemes(args.binary, args.articles, "bf16", threads) for _ in range(2))
         if "bf16" in bf16_device:
             rows.append(("crossthemes native bf16", threads, bf16, ours))
+        if "AVX-512" in device:
+            # The AVX2 path, as an AVX2-only CPU runs it (CROSSTHEMES_SIMD caps every kernel).
+            avx2, _ = max(crossthemes(args.binary, args.articles, "f32", threads, simd="avx2") for _ in range(2))
+            rows.append(("crossthemes native f32, AVX2 path (CROSSTHEMES_SIMD=avx2)", threads, avx2, ours))
         session = onnx_reference.session(model_path, threads)
         onnx_reference.run(session, ids[: args.batch_size], args.batch_size)
         best = 0.0
