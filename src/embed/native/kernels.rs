@@ -80,22 +80,41 @@ fn erf(x: f32) -> f32 {
     x * p / q
 }
 
+/// Exact (erf) GELU, as BERT's "gelu" activation.
+#[inline(always)]
+fn gelu_of(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
 dispatch! {
-    /// Exact (erf) GELU in place, as BERT's "gelu" activation.
+    /// GELU of every value, in place.
     pub fn gelu(values: &mut [f32]) {
         for v in values.iter_mut() {
-            let x = *v;
-            *v = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+            *v = gelu_of(*v);
         }
     }
 }
 
 dispatch! {
-    /// Each row of `rows` (length `width`) becomes `layer_norm(row + residual_row)`.
-    pub fn add_layer_norm(rows: &mut [f32], residual: &[f32], width: usize, gamma: &[f32], beta: &[f32], eps: f32) {
+    /// `bias` (one row's length) added to each row of `rows`, then GELU
+    /// when `gelu`: a dense layer's epilogue in one pass.
+    pub fn add_bias(rows: &mut [f32], bias: &[f32], gelu: bool) {
+        for row in rows.chunks_exact_mut(bias.len()) {
+            for (v, b) in row.iter_mut().zip(bias) {
+                *v = if gelu { gelu_of(*v + b) } else { *v + b };
+            }
+        }
+    }
+}
+
+dispatch! {
+    /// Each row of `rows` becomes `layer_norm(row + bias + residual_row)`
+    /// (`bias` one row's length), in one pass.
+    pub fn add_layer_norm(rows: &mut [f32], bias: &[f32], residual: &[f32], gamma: &[f32], beta: &[f32], eps: f32) {
+        let width = bias.len();
         for (row, res) in rows.chunks_exact_mut(width).zip(residual.chunks_exact(width)) {
-            for (v, r) in row.iter_mut().zip(res) {
-                *v += r;
+            for ((v, r), b) in row.iter_mut().zip(res).zip(bias) {
+                *v += r + b;
             }
             normalize(row, gamma, beta, eps);
         }
@@ -200,6 +219,18 @@ mod tests {
     }
 
     #[test]
+    fn add_bias_adds_before_gelu() {
+        let mut rows = vec![-1.0f32, 0.0, 1.0, 2.0];
+        add_bias(&mut rows, &[1.0, -1.0], false);
+        assert_eq!(rows, [0.0, -1.0, 2.0, 1.0]);
+        let mut with_gelu = vec![-1.0f32, 0.0, 1.0, 2.0];
+        add_bias(&mut with_gelu, &[1.0, -1.0], true);
+        let mut want = rows.clone();
+        gelu(&mut want);
+        assert_eq!(with_gelu, want);
+    }
+
+    #[test]
     fn softmax_rows_sum_to_one_and_keep_order() {
         let mut rows = vec![1.0, 2.0, 3.0, 1000.0, 1000.0, -1000.0];
         softmax_rows(&mut rows, 3);
@@ -212,7 +243,14 @@ mod tests {
     fn layer_norm_gives_zero_mean_unit_variance() {
         let mut rows: Vec<f32> = (0..40).map(|i| (i * i) as f32 * 0.1).collect();
         let residual = vec![1.0; 40];
-        add_layer_norm(&mut rows, &residual, 20, &[1.0; 20], &[0.0; 20], 1e-12);
+        let bias: Vec<f32> = (0..20).map(|i| (i % 3) as f32 * 0.7).collect();
+        let mut want: Vec<f32> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + 1.0 + bias[i % 20])
+            .collect();
+        layer_norm(&mut want, 20, &[1.0; 20], &[0.0; 20], 1e-12);
+        add_layer_norm(&mut rows, &bias, &residual, &[1.0; 20], &[0.0; 20], 1e-12);
         for row in rows.chunks(20) {
             let mean = row.iter().sum::<f32>() / 20.0;
             let var = row.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / 20.0;
@@ -220,6 +258,9 @@ mod tests {
                 mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4,
                 "{mean} {var}"
             );
+        }
+        for (got, want) in rows.iter().zip(&want) {
+            assert!((got - want).abs() < 1e-5, "{got} vs {want}");
         }
     }
 }

@@ -71,16 +71,17 @@ impl Linear {
         self.outputs
     }
 
-    /// `out = x·Wᵀ + b` for `x` of `[rows][inputs]`, followed by GELU when
-    /// `gelu` is set.
-    pub fn forward(&self, x: &[f32], out: &mut [f32], gelu: bool) {
+    /// `out = x·Wᵀ + b` for `x` of `[rows][inputs]`, then `epilogue`, in the
+    /// same pass over `out` as the bias.
+    pub fn forward(&self, x: &[f32], out: &mut [f32], epilogue: Epilogue<'_>) {
         let rows = x.len() / self.inputs;
         debug_assert_eq!(out.len(), rows * self.outputs);
-        match &self.weight {
+        let gelu = matches!(epilogue, Epilogue::Gelu);
+        // The bias the pass after the product adds: none where the kernel
+        // already added it to its tiles.
+        let no_bias;
+        let bias: &[f32] = match &self.weight {
             Weight::F32(w) => {
-                for row in out.chunks_exact_mut(self.outputs) {
-                    row.copy_from_slice(&self.bias);
-                }
                 // SAFETY: every pointer covers the extent that the sizes and
                 // strides describe (checked by the lengths above).
                 unsafe {
@@ -91,29 +92,63 @@ impl Linear {
                         out.as_mut_ptr(),
                         1,
                         self.outputs as isize,
-                        true,
+                        false,
                         x.as_ptr(),
                         1,
                         self.inputs as isize,
                         w.as_ptr(),
                         1,
                         self.outputs as isize,
-                        1.0,
+                        0.0,
                         1.0,
                         parallelism(),
                     );
                 }
-                if gelu {
-                    out.par_chunks_mut(self.outputs * 16)
-                        .for_each(kernels::gelu);
+                if !matches!(epilogue, Epilogue::ResidualNorm { .. }) {
+                    out.par_chunks_mut(self.outputs * EPILOGUE_ROWS)
+                        .for_each(|rows| kernels::add_bias(rows, &self.bias, gelu));
                 }
+                &self.bias
             }
             #[cfg(target_arch = "x86_64")]
             Weight::Bf16(packed) => {
-                bf16::forward(x, self.inputs, self.outputs, packed, &self.bias, out, gelu)
+                bf16::forward(x, self.inputs, self.outputs, packed, &self.bias, out, gelu);
+                no_bias = vec![0.0; self.outputs];
+                &no_bias
             }
+        };
+        if let Epilogue::ResidualNorm {
+            residual,
+            gamma,
+            beta,
+            eps,
+        } = epilogue
+        {
+            let chunk = self.outputs * EPILOGUE_ROWS;
+            out.par_chunks_mut(chunk)
+                .zip(residual.par_chunks(chunk))
+                .for_each(|(rows, residual)| {
+                    kernels::add_layer_norm(rows, bias, residual, gamma, beta, eps)
+                });
         }
     }
+}
+
+/// What follows a dense layer's product and bias.
+#[derive(Clone, Copy)]
+pub enum Epilogue<'a> {
+    /// Nothing.
+    None,
+    /// GELU.
+    Gelu,
+    /// `layer_norm(out + residual)`, as after attention and the feed-forward
+    /// block.
+    ResidualNorm {
+        residual: &'a [f32],
+        gamma: &'a [f32],
+        beta: &'a [f32],
+        eps: f32,
+    },
 }
 
 /// `dst = alpha·dst + beta·lhs·rhs` for an m×k `lhs` and a k×n `rhs`, each
@@ -238,6 +273,9 @@ unsafe fn product(
         parallelism,
     )
 }
+
+/// Rows per task of the pass after a product.
+const EPILOGUE_ROWS: usize = 64;
 
 fn parallelism() -> gemm::Parallelism {
     match rayon::current_num_threads() {
@@ -537,7 +575,7 @@ mod tests {
         let b = pseudo_random(outputs, 3);
         let layer = Linear::new(&w, b.clone(), outputs, inputs, bf16);
         let mut out = vec![0f32; rows * outputs];
-        layer.forward(&x, &mut out, false);
+        layer.forward(&x, &mut out, Epilogue::None);
         let want = reference(&x, &w, &b, outputs, inputs);
         for (got, want) in out.iter().zip(&want) {
             assert!((got - want).abs() < tolerance, "{got} vs {want}");
@@ -547,6 +585,43 @@ mod tests {
     #[test]
     fn f32_layer_matches_the_definition() {
         check(false, 1e-4);
+    }
+
+    /// The epilogues equal the product followed by GELU, or by the residual
+    /// and layer norm, done apart.
+    #[test]
+    fn epilogues_match_the_separate_steps() {
+        for bf16 in [false, true] {
+            let (rows, inputs, outputs) = (131, 40, 24);
+            let x = pseudo_random(rows * inputs, 5);
+            let w = pseudo_random(outputs * inputs, 6);
+            let b = pseudo_random(outputs, 7);
+            let residual = pseudo_random(rows * outputs, 8);
+            let (gamma, beta) = (pseudo_random(outputs, 9), pseudo_random(outputs, 10));
+            let layer = Linear::new(&w, b, outputs, inputs, bf16);
+            let mut plain = vec![0f32; rows * outputs];
+            layer.forward(&x, &mut plain, Epilogue::None);
+
+            let mut gelu = vec![0f32; rows * outputs];
+            layer.forward(&x, &mut gelu, Epilogue::Gelu);
+            let mut want = plain.clone();
+            kernels::gelu(&mut want);
+            assert_eq!(gelu, want, "bf16 {bf16}");
+
+            let mut normed = vec![0f32; rows * outputs];
+            let norm = Epilogue::ResidualNorm {
+                residual: &residual,
+                gamma: &gamma,
+                beta: &beta,
+                eps: 1e-12,
+            };
+            layer.forward(&x, &mut normed, norm);
+            let mut want: Vec<f32> = plain.iter().zip(&residual).map(|(p, r)| p + r).collect();
+            kernels::layer_norm(&mut want, outputs, &gamma, &beta, 1e-12);
+            for (got, want) in normed.iter().zip(&want) {
+                assert!((got - want).abs() < 1e-4, "bf16 {bf16}: {got} vs {want}");
+            }
+        }
     }
 
     #[test]

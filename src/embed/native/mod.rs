@@ -20,7 +20,7 @@ use safetensors::{Dtype, SafeTensors};
 
 use super::{bad_model_dir, Backend, EmbedError, Pooling, Precision};
 use crate::model;
-use matmul::{attention_head, HeadView, Linear};
+use matmul::{attention_head, Epilogue, HeadView, Linear};
 
 pub use matmul::bf16_available;
 pub use peak::peak_gflops;
@@ -247,13 +247,15 @@ impl NativeEncoder {
         });
     }
 
-    fn add_norm(&self, rows: &mut [f32], residual: &[f32], norm: &Norm) {
-        let h = self.hidden;
-        rows.par_chunks_mut(h * 64)
-            .zip(residual.par_chunks(h * 64))
-            .for_each(|(rows, residual)| {
-                kernels::add_layer_norm(rows, residual, h, &norm.gamma, &norm.beta, self.eps)
-            });
+    /// The epilogue of a dense layer whose output is added to `residual`
+    /// and layer-normalized.
+    fn residual_norm<'a>(&'a self, residual: &'a [f32], norm: &'a Norm) -> Epilogue<'a> {
+        Epilogue::ResidualNorm {
+            residual,
+            gamma: &norm.gamma,
+            beta: &norm.beta,
+            eps: self.eps,
+        }
     }
 }
 
@@ -308,15 +310,15 @@ impl Backend for NativeEncoder {
         let mut intermediate = vec![0f32; tokens * widest.unwrap_or(0)];
         self.embed_tokens(sequences, &mut x)?;
         for layer in &self.layers {
-            layer.qkv.forward(&x, &mut qkv, false);
+            layer.qkv.forward(&x, &mut qkv, Epilogue::None);
             self.attention(&qkv, &lengths, &mut context);
-            layer.attention_out.forward(&context, &mut scratch, false);
-            self.add_norm(&mut scratch, &x, &layer.attention_norm);
+            let norm = self.residual_norm(&x, &layer.attention_norm);
+            layer.attention_out.forward(&context, &mut scratch, norm);
             std::mem::swap(&mut x, &mut scratch);
             let inter = &mut intermediate[..tokens * layer.intermediate.outputs()];
-            layer.intermediate.forward(&x, inter, true);
-            layer.output.forward(inter, &mut scratch, false);
-            self.add_norm(&mut scratch, &x, &layer.output_norm);
+            layer.intermediate.forward(&x, inter, Epilogue::Gelu);
+            let norm = self.residual_norm(&x, &layer.output_norm);
+            layer.output.forward(inter, &mut scratch, norm);
             std::mem::swap(&mut x, &mut scratch);
         }
         let mut pooled = Vec::with_capacity(sequences.len());
