@@ -92,14 +92,12 @@ impl Linear {
                         out.as_mut_ptr(),
                         1,
                         self.outputs as isize,
-                        false,
                         x.as_ptr(),
                         1,
                         self.inputs as isize,
                         w.as_ptr(),
                         1,
                         self.outputs as isize,
-                        0.0,
                         1.0,
                         parallelism(),
                     );
@@ -151,10 +149,10 @@ pub enum Epilogue<'a> {
     },
 }
 
-/// `dst = alpha·dst + beta·lhs·rhs` for an m×k `lhs` and a k×n `rhs`, each
-/// matrix given by its first element and its column and row strides (as
-/// [`gemm::gemm`] takes them, without conjugation), through the kernel of
-/// the instruction-set level in use.
+/// `dst = scale·lhs·rhs` for an m×k `lhs` and a k×n `rhs`, each matrix
+/// given by its first element and its column and row strides (as
+/// [`gemm::gemm`] takes them), through the kernel of the instruction-set
+/// level in use.
 ///
 /// # Safety
 /// Every element that the sizes and strides describe must be inside its
@@ -168,15 +166,13 @@ unsafe fn product(
     dst: *mut f32,
     dst_cs: isize,
     dst_rs: isize,
-    read_dst: bool,
     lhs: *const f32,
     lhs_cs: isize,
     lhs_rs: isize,
     rhs: *const f32,
     rhs_cs: isize,
     rhs_rs: isize,
-    alpha: f32,
-    beta: f32,
+    scale: f32,
     parallelism: gemm::Parallelism,
 ) {
     // The kernels write column-major tiles: a row-major product is run as
@@ -213,15 +209,15 @@ unsafe fn product(
                 dst,
                 dst_cs,
                 dst_rs,
-                read_dst,
+                false,
                 lhs,
                 lhs_cs,
                 lhs_rs,
                 rhs,
                 rhs_cs,
                 rhs_rs,
-                alpha,
-                beta,
+                0.0,
+                scale,
                 false,
                 false,
                 false,
@@ -258,15 +254,15 @@ unsafe fn product(
         dst,
         dst_cs,
         dst_rs,
-        read_dst,
+        false,
         lhs,
         lhs_cs,
         lhs_rs,
         rhs,
         rhs_cs,
         rhs_rs,
-        alpha,
-        beta,
+        0.0,
+        scale,
         false,
         false,
         false,
@@ -321,14 +317,12 @@ pub fn attention_head(view: &HeadView<'_>, scores: &mut Vec<f32>, out: &mut [f32
             scores.as_mut_ptr(),
             1,
             len as isize,
-            false,
             qkv.as_ptr().add(view.q),
             1,
             stride as isize,
             qkv.as_ptr().add(view.k),
             stride as isize,
             1,
-            0.0,
             scale,
             gemm::Parallelism::None,
         );
@@ -343,14 +337,12 @@ pub fn attention_head(view: &HeadView<'_>, scores: &mut Vec<f32>, out: &mut [f32
             out.as_mut_ptr(),
             1,
             head_dim as isize,
-            false,
             scores.as_ptr(),
             1,
             len as isize,
             qkv.as_ptr().add(view.v),
             1,
             stride as isize,
-            0.0,
             1.0,
             gemm::Parallelism::None,
         );
