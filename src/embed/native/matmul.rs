@@ -188,44 +188,39 @@ unsafe fn product(
                 m, n, dst_cs, dst_rs, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs,
             )
         };
+    // The operands as both entry points take them (`dst` overwritten,
+    // nothing conjugated), between the arguments that differ.
+    macro_rules! call_with_operands {
+        ($callee:expr, [$($before:expr),*], [$($after:expr),*]) => {
+            $callee(
+                $($before,)* m, n, k, dst, dst_cs, dst_rs, false, lhs, lhs_cs, lhs_rs, rhs, rhs_cs,
+                rhs_rs, 0.0, scale, false, false, false, $($after),*
+            )
+        };
+    }
     #[cfg(target_arch = "x86_64")]
     macro_rules! with_kernels {
         ($simd:expr, $kernels:path, $lanes:literal) => {{
             use $kernels as kernels;
-            gemm_common::gemm::gemm_basic_generic::<
-                _,
-                f32,
-                $lanes,
-                { kernels::MR_DIV_N * $lanes },
-                { kernels::NR },
-                { kernels::MR_DIV_N },
-                { kernels::H_M },
-                { kernels::H_N },
-            >(
-                $simd,
-                m,
-                n,
-                k,
-                dst,
-                dst_cs,
-                dst_rs,
-                false,
-                lhs,
-                lhs_cs,
-                lhs_rs,
-                rhs,
-                rhs_cs,
-                rhs_rs,
-                0.0,
-                scale,
-                false,
-                false,
-                false,
-                |a, b, c| a * b + c,
-                &kernels::UKR,
-                &kernels::H_UKR,
-                false,
-                parallelism,
+            call_with_operands!(
+                gemm_common::gemm::gemm_basic_generic::<
+                    _,
+                    f32,
+                    $lanes,
+                    { kernels::MR_DIV_N * $lanes },
+                    { kernels::NR },
+                    { kernels::MR_DIV_N },
+                    { kernels::H_M },
+                    { kernels::H_N },
+                >,
+                [$simd],
+                [
+                    |a, b, c| a * b + c,
+                    &kernels::UKR,
+                    &kernels::H_UKR,
+                    false,
+                    parallelism
+                ]
             )
         }};
     }
@@ -247,27 +242,7 @@ unsafe fn product(
     }
     // Elsewhere gemm's own choice (NEON on Arm) is the only level there is.
     #[cfg(not(target_arch = "x86_64"))]
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        dst_cs,
-        dst_rs,
-        false,
-        lhs,
-        lhs_cs,
-        lhs_rs,
-        rhs,
-        rhs_cs,
-        rhs_rs,
-        0.0,
-        scale,
-        false,
-        false,
-        false,
-        parallelism,
-    )
+    call_with_operands!(gemm::gemm, [], [parallelism])
 }
 
 /// Rows per task of the pass after a product.
