@@ -68,12 +68,18 @@ def main():
     parser.add_argument("model_dir")
     parser.add_argument("articles")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        help="thread counts to measure (default: 1 and all of the machine's)",
+    )
     args = parser.parse_args()
 
     dump = "target/bench-engines-inputs.jsonl"
     Path(dump).parent.mkdir(parents=True, exist_ok=True)
     all_threads = os.cpu_count() or 1
-    thread_counts = sorted({1, all_threads})
+    thread_counts = sorted(set(args.threads or [1, all_threads]))
     crossthemes(args.binary, args.articles, "f32", 1, dump)  # writes the inputs, warms the caches
     texts = [json.loads(line) for line in open(dump, encoding="utf-8") if line.strip()]
     ids = onnx_reference.tokenized(args.model_dir, texts)
