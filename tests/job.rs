@@ -352,3 +352,58 @@ fn bad_flags_are_usage_errors() {
         assert!(text.contains(flag), "--help explains {flag}");
     }
 }
+
+/// `bench-embed` sets the run's arithmetic beside the roof twice: the best
+/// of a few tries, and samples taken after every batch, with the run's share
+/// of the latter.
+#[test]
+fn bench_embed_reads_the_run_against_the_peak_sampled_between_batches() {
+    let seed = "seeds/000_83d050db8f9f875e.txt";
+    let out = common::run_ok(&["bench-embed", "--input", seed, "--batch-size", "8"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |label: &str| {
+        text.lines()
+            .find(|l| l.starts_with(label))
+            .map(str::to_owned)
+    };
+    let first_number = |line: &str, after: &str| -> f64 {
+        let rest = &line[line.find(after).expect(after) + after.len()..];
+        let digits: String = rest
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        digits
+            .parse()
+            .unwrap_or_else(|_| panic!("a number after {after:?} in {line:?}"))
+    };
+    let arithmetic = first_number(
+        &line("arithmetic").expect("an arithmetic line"),
+        "arithmetic",
+    );
+    assert!(arithmetic > 0.0, "{text}");
+    let cpu_peak = line("cpu peak").expect("a cpu peak line");
+    if cpu_peak.contains("not measured") {
+        assert!(line("peak in run").is_none(), "{text}");
+        return;
+    }
+    let sampled = line("peak in run").expect("a peak sampled in the run");
+    let peak = first_number(&sampled, "peak in run");
+    let batches = first_number(&sampled, "after each of");
+    let share = first_number(&sampled, "arithmetic is");
+    let paragraphs = first_number(
+        &line("paragraphs").expect("a paragraphs line"),
+        "paragraphs",
+    );
+    assert!(peak > 0.0, "{text}");
+    assert!(
+        batches >= (paragraphs / 8.0).ceil(),
+        "a sample after every batch of at most 8: {text}"
+    );
+    // Both figures are printed rounded to whole GFLOP/s.
+    let expected = arithmetic / peak * 100.0;
+    assert!(
+        (share - expected).abs() <= 100.0 / peak + 1.0,
+        "{share} % of {peak} for {arithmetic}: {text}"
+    );
+}

@@ -58,9 +58,23 @@ pub fn embed_speed(
             .with_context(|| format!("--dump-inputs {}", path.display()))?;
     }
     let threads = rayon::current_num_threads();
+    let on_cpu = embedder.device().starts_with("cpu");
+    let sampler = std::cell::RefCell::new(
+        on_cpu
+            .then(|| crate::embed::PeakSampler::new(embedder.precision()))
+            .flatten(),
+    );
+    // Seconds spent on peak samples, left out of the run's own time.
+    let sampling = std::cell::Cell::new(0.0);
     let started = Instant::now();
-    let (_, stats) = embed_all(progress, &embedder, &texts)?;
-    let seconds = started.elapsed().as_secs_f64();
+    let bar = progress.bar(texts.len(), "embedding");
+    let (_, stats) = embedder.embed(&texts, &|done| {
+        bar.step(done);
+        if let Some(sampler) = sampler.borrow_mut().as_mut() {
+            sampling.set(sampling.get() + sampler.sample());
+        }
+    })?;
+    let seconds = started.elapsed().as_secs_f64() - sampling.get();
     let peak = measure::peak_memory_bytes().map_or("unknown".to_string(), |b| {
         format!("{:.0} MiB", b as f64 / 1048576.0)
     });
@@ -84,12 +98,18 @@ pub fn embed_speed(
         "arithmetic   {:.0} GFLOP/s (the encoder's matrix products, padding excluded)",
         stats.flops as f64 / seconds / 1e9
     );
-    if embedder.device().starts_with("cpu") {
+    if on_cpu {
         match crate::embed::peak_gflops(embedder.precision()) {
             Some((gflops, instruction)) => println!(
-                "cpu peak     {gflops:.0} GFLOP/s ({instruction} alone on {threads} threads)"
+                "cpu peak     {gflops:.0} GFLOP/s ({instruction} alone on {threads} threads, best of 6 tries)"
             ),
             None => println!("cpu peak     not measured (no vector multiply-add we use)"),
+        }
+        if let Some((gflops, samples)) = sampler.borrow().as_ref().and_then(|s| s.gflops()) {
+            println!(
+                "peak in run  {gflops:.0} GFLOP/s (the same, sampled after each of {samples} batches; arithmetic is {:.0} % of it)",
+                stats.flops as f64 / seconds / 1e9 / gflops * 100.0
+            );
         }
     }
     Ok(())

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
 use crate::model::{self, ModelError, ResolvedModel};
-pub use native::peak_gflops;
+pub use native::{peak_gflops, PeakSampler};
 
 /// Why texts could not be embedded.
 #[derive(Debug, thiserror::Error)]

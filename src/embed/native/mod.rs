@@ -23,7 +23,7 @@ use crate::model;
 use matmul::{attention_head, Epilogue, HeadView, Linear};
 
 pub use matmul::bf16_available;
-pub use peak::peak_gflops;
+pub use peak::{peak_gflops, PeakSampler};
 
 #[derive(serde::Deserialize)]
 struct Config {

@@ -2,7 +2,8 @@
 //! instruction reaches, on every rayon thread at once, when nothing but that
 //! instruction runs. `bench-embed` prints it beside the encoder's achieved
 //! arithmetic rate, so a figure can be read as "x % of what this machine can
-//! do" rather than against a number taken on other hardware.
+//! do" rather than against a number taken on other hardware: once as the
+//! best of a few tries, once sampled between the run's batches.
 
 use super::super::Precision;
 
@@ -16,18 +17,26 @@ const ITERATIONS: u64 = 15_000_000;
 #[cfg(target_arch = "x86_64")]
 const TRIES: usize = 6;
 
-/// The peak in GFLOP/s and the instruction it was measured with, for the
-/// instruction that `precision`'s dense layers run on at the instruction-set
-/// level in use ([`crate::simd::level`]); `None` where that level has no
-/// vector multiply-add the native backend uses.
-pub fn peak_gflops(precision: Precision) -> Option<(f64, &'static str)> {
-    #[cfg(target_arch = "x86_64")]
-    {
+/// The instruction that a precision's dense layers run on, as a kernel
+/// that runs it alone.
+#[cfg(target_arch = "x86_64")]
+struct PeakKernel {
+    /// Floating-point operations per accumulator per iteration.
+    flops: usize,
+    name: &'static str,
+    run: unsafe fn(u64) -> f32,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl PeakKernel {
+    /// For `precision` at the instruction-set level in use
+    /// ([`crate::simd::level`]); `None` where that level has no vector
+    /// multiply-add the native backend uses.
+    fn for_precision(precision: Precision) -> Option<Self> {
         use crate::simd::Level;
         let level = crate::simd::level();
         let avx512 = level == Level::Avx512;
-        // Each entry: (flops per accumulator per iteration, name, kernel).
-        let (flops, name, kernel): (usize, _, unsafe fn(u64) -> f32) = match precision {
+        let (flops, name, run): (usize, _, unsafe fn(u64) -> f32) = match precision {
             Precision::Bf16 if avx512 && is_x86_feature_detected!("avx512bf16") => {
                 (64, "vdpbf16ps, AVX512-BF16", x86::bf16_dot_512)
             }
@@ -35,25 +44,101 @@ pub fn peak_gflops(precision: Precision) -> Option<(f64, &'static str)> {
             Precision::F32 if level == Level::Avx2 => (16, "vfmadd, AVX2", x86::fma_256),
             _ => return None,
         };
+        Some(Self { flops, name, run })
+    }
+
+    /// Runs `iterations` on every rayon thread at once; returns the
+    /// operations done and the seconds taken.
+    fn run_on_all_threads(&self, iterations: u64) -> (f64, f64) {
         let threads = rayon::current_num_threads();
+        let started = std::time::Instant::now();
+        // SAFETY: `for_precision` only picks kernels whose features the CPU has.
+        let sums = rayon::broadcast(|_| unsafe { (self.run)(iterations) });
+        std::hint::black_box(sums);
+        let flops = (self.flops * ACCUMULATORS * threads) as f64 * iterations as f64;
+        (flops, started.elapsed().as_secs_f64())
+    }
+}
+
+/// The peak in GFLOP/s and the instruction it was measured with, for the
+/// instruction that `precision`'s dense layers run on at the instruction-set
+/// level in use ([`crate::simd::level`]); `None` where that level has no
+/// vector multiply-add the native backend uses.
+pub fn peak_gflops(precision: Precision) -> Option<(f64, &'static str)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let kernel = PeakKernel::for_precision(precision)?;
         // The best of a few tries: a try can lose time to a thread that
         // starts late or a clock still ramping up, never gain any.
-        let seconds = (0..TRIES)
-            .map(|_| {
-                let started = std::time::Instant::now();
-                // SAFETY: the match above picked a kernel whose features the CPU has.
-                let sums = rayon::broadcast(|_| unsafe { kernel(ITERATIONS) });
-                std::hint::black_box(sums);
-                started.elapsed().as_secs_f64()
-            })
-            .fold(f64::INFINITY, f64::min);
-        let total = (flops * ACCUMULATORS * threads) as f64 * ITERATIONS as f64;
-        Some((total / seconds / 1e9, name))
+        let (flops, seconds) = (0..TRIES)
+            .map(|_| kernel.run_on_all_threads(ITERATIONS))
+            .fold((0.0, f64::INFINITY), |(_, best), (flops, seconds)| {
+                (flops, best.min(seconds))
+            });
+        Some((flops / seconds / 1e9, kernel.name))
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         let _ = precision;
         None
+    }
+}
+
+/// The same roof, sampled in short slices between the batches of a run:
+/// where other work shares the machine and its speed drifts (cloud VMs),
+/// the run's arithmetic is read against the peak of the same minutes, not
+/// against the best moment of [`peak_gflops`].
+pub struct PeakSampler {
+    #[cfg(target_arch = "x86_64")]
+    kernel: PeakKernel,
+    flops: f64,
+    seconds: f64,
+    samples: usize,
+}
+
+/// Iterations of one slice: a few milliseconds.
+#[cfg(target_arch = "x86_64")]
+const SLICE_ITERATIONS: u64 = 1_000_000;
+
+impl PeakSampler {
+    /// `None` where [`peak_gflops`] has no instruction to measure.
+    pub fn new(precision: Precision) -> Option<Self> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            Some(Self {
+                kernel: PeakKernel::for_precision(precision)?,
+                flops: 0.0,
+                seconds: 0.0,
+                samples: 0,
+            })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = precision;
+            None
+        }
+    }
+
+    /// Runs one slice; returns its seconds, for the caller to leave out of
+    /// the run's own time.
+    pub fn sample(&mut self) -> f64 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let (flops, seconds) = self.kernel.run_on_all_threads(SLICE_ITERATIONS);
+            self.flops += flops;
+            self.seconds += seconds;
+            self.samples += 1;
+            seconds
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            0.0
+        }
+    }
+
+    /// GFLOP/s over all slices so far, and how many there were.
+    pub fn gflops(&self) -> Option<(f64, usize)> {
+        (self.samples > 0).then(|| (self.flops / self.seconds / 1e9, self.samples))
     }
 }
 
@@ -120,6 +205,15 @@ mod tests {
             assert!(
                 gflops.is_finite() && gflops > 0.1,
                 "{gflops} GFLOP/s ({name})"
+            );
+            let mut sampler = PeakSampler::new(Precision::F32).expect("the same instruction");
+            assert!(sampler.gflops().is_none());
+            let seconds = sampler.sample() + sampler.sample();
+            let (sampled, samples) = sampler.gflops().expect("two samples");
+            assert_eq!(samples, 2);
+            assert!(
+                seconds > 0.0 && sampled.is_finite() && sampled > 0.1,
+                "{sampled} GFLOP/s"
             );
         }
     }
