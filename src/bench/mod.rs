@@ -24,13 +24,18 @@ use crate::progress::Progress;
 
 pub use measure::{read_gold, theme_benchmark, GoldParagraph, Scores, ThemeBenchRow};
 
+/// Embeds `texts` behind a progress bar; `after_batch` runs after each batch.
 fn embed_all(
     progress: Progress,
     embedder: &Embedder,
     texts: &[&str],
+    after_batch: &dyn Fn(),
 ) -> anyhow::Result<(Array2<f32>, EmbedStats)> {
     let bar = progress.bar(texts.len(), "embedding");
-    Ok(embedder.embed(texts, &|done| bar.step(done))?)
+    Ok(embedder.embed(texts, &|done| {
+        bar.step(done);
+        after_batch();
+    })?)
 }
 
 fn texts(corpus: &Corpus) -> Vec<&str> {
@@ -67,9 +72,7 @@ pub fn embed_speed(
     // Seconds spent on peak samples, left out of the run's own time.
     let sampling = std::cell::Cell::new(0.0);
     let started = Instant::now();
-    let bar = progress.bar(texts.len(), "embedding");
-    let (_, stats) = embedder.embed(&texts, &|done| {
-        bar.step(done);
+    let (_, stats) = embed_all(progress, &embedder, &texts, &|| {
         if let Some(sampler) = sampler.borrow_mut().as_mut() {
             sampling.set(sampling.get() + sampler.sample());
         }
@@ -144,7 +147,7 @@ pub fn stability(
         .map(|p| p.language.as_str())
         .collect();
     let embedder = model.load()?;
-    let (embeddings, _) = embed_all(progress, &embedder, &texts(&corpus))?;
+    let (embeddings, _) = embed_all(progress, &embedder, &texts(&corpus), &|| {})?;
     let options = ClusterOptions {
         k: args.k,
         seed: args.seed,
@@ -189,7 +192,7 @@ pub fn themes(
     let texts: Vec<&str> = gold.iter().map(|g| g.text.as_str()).collect();
     let embedder = model.load()?;
     let (embeddings, _) =
-        embed_all(progress, &embedder, &texts).context("embedding the gold paragraphs")?;
+        embed_all(progress, &embedder, &texts, &|| {}).context("embedding the gold paragraphs")?;
     let runs = seeds
         .clone()
         .map(|seed| measure::theme_benchmark(&gold, &embeddings, k, keep, draws, seed))
