@@ -100,6 +100,10 @@ enum Command {
         /// Seed for k-means and for the noise.
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Run seeds SEED, SEED+1, … (this many) on the same vectors and
+        /// print the trials of all of them together.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        seeds: u64,
     },
     /// Build report.html for a synthetic corpus of any size: its size and
     /// build time (open the page in a browser to time its load).
@@ -302,6 +306,7 @@ pub fn main() -> i32 {
             trials,
             k,
             seed,
+            seeds,
         }) => bench::stability(
             &model,
             progress,
@@ -310,7 +315,7 @@ pub fn main() -> i32 {
                 noise,
                 trials: trials as usize,
                 k,
-                seed,
+                seeds: seed..seed + seeds,
             },
         ),
     };

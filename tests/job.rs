@@ -335,6 +335,10 @@ fn bad_flags_are_usage_errors() {
         "--noise",
     );
     assert_usage_error(&crossthemes(&["bench-themes", "--seeds", "0"]), "--seeds");
+    assert_usage_error(
+        &crossthemes(&["bench-stability", "--seeds", "0"]),
+        "--seeds",
+    );
     let help = crossthemes(&["--help"]);
     let text = String::from_utf8_lossy(&help.stdout);
     for flag in [

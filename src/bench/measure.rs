@@ -285,6 +285,19 @@ pub fn theme_stability(
     Ok((base_k, rows))
 }
 
+impl StabilityRow {
+    /// Adds another run's trials at the same noise size to this one.
+    pub fn add(&mut self, other: &StabilityRow) {
+        let trials = self.trials + other.trials;
+        self.seen = (self.seen * self.trials as f64 + other.seen * other.trials as f64)
+            / trials.max(1) as f64;
+        self.trials = trials;
+        self.changed += other.changed;
+        self.k_changed += other.k_changed;
+        self.most_moved = self.most_moved.max(other.most_moved);
+    }
+}
+
 fn theme_count(labels: &[usize]) -> usize {
     labels.iter().max().map_or(0, |m| m + 1)
 }
@@ -400,6 +413,30 @@ mod tests {
             "{:?}",
             rows[1]
         );
+    }
+
+    #[test]
+    fn rows_of_several_seeds_add_up() {
+        let row = |seen, trials, changed, k_changed, most_moved| StabilityRow {
+            noise: 1e-5,
+            seen,
+            trials,
+            changed,
+            k_changed,
+            most_moved,
+        };
+        let mut total = row(1e-5, 20, 3, 0, 5);
+        total.add(&row(4e-5, 60, 10, 2, 4));
+        assert_eq!(
+            (
+                total.trials,
+                total.changed,
+                total.k_changed,
+                total.most_moved
+            ),
+            (80, 13, 2, 5)
+        );
+        assert!((total.seen - 3.25e-5).abs() < 1e-12, "{}", total.seen);
     }
 
     #[test]

@@ -104,7 +104,8 @@ pub fn embed_speed(
     if on_cpu {
         match crate::embed::peak_gflops(embedder.precision()) {
             Some((gflops, instruction)) => println!(
-                "cpu peak     {gflops:.0} GFLOP/s ({instruction} alone on {threads} threads, best of 6 tries)"
+                "cpu peak     {gflops:.0} GFLOP/s ({instruction} alone on {threads} threads, best of {} tries)",
+                crate::embed::PEAK_TRIES
             ),
             None => println!("cpu peak     not measured (no vector multiply-add we use)"),
         }
@@ -128,8 +129,8 @@ pub struct StabilityArgs {
     pub trials: usize,
     /// Number of themes, or auto.
     pub k: KChoice,
-    /// Seed for k-means and for the noise.
-    pub seed: u64,
+    /// Seeds for k-means and for the noise, each run on the same vectors.
+    pub seeds: std::ops::Range<u64>,
 }
 
 /// `bench-stability`: adds noise of each size to the vectors, clusters
@@ -148,20 +149,50 @@ pub fn stability(
         .collect();
     let embedder = model.load()?;
     let (embeddings, _) = embed_all(progress, &embedder, &texts(&corpus), &|| {})?;
-    let options = ClusterOptions {
-        k: args.k,
-        seed: args.seed,
-        ..ClusterOptions::default()
-    };
-    let (base_k, rows) = {
+    let mut base_ks = Vec::new();
+    let mut rows: Vec<measure::StabilityRow> = Vec::new();
+    {
         let _spinner = progress.spinner("clustering");
-        measure::theme_stability(&embeddings, &languages, &options, &args.noise, args.trials)?
+        for seed in args.seeds.clone() {
+            let options = ClusterOptions {
+                k: args.k,
+                seed,
+                ..ClusterOptions::default()
+            };
+            let (base_k, seed_rows) = measure::theme_stability(
+                &embeddings,
+                &languages,
+                &options,
+                &args.noise,
+                args.trials,
+            )?;
+            base_ks.push(base_k);
+            if rows.is_empty() {
+                rows = seed_rows;
+            } else {
+                for (total, row) in rows.iter_mut().zip(seed_rows) {
+                    total.add(&row);
+                }
+            }
+        }
+    }
+    base_ks.dedup();
+    let themes = base_ks
+        .iter()
+        .map(|k| k.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let seed_count = (args.seeds.end - args.seeds.start) as usize;
+    let seed_words = if seed_count > 1 {
+        format!("seeds {}..={}", args.seeds.start, args.seeds.end - 1)
+    } else {
+        format!("seed {}", args.seeds.start)
     };
     println!(
-        "{} paragraphs, {base_k} themes, {} vectors, {} trials per noise size",
+        "{} paragraphs, {themes} themes, {} vectors, {} trials per noise size, {seed_words}",
         languages.len(),
         embedder.precision(),
-        args.trials
+        args.trials * seed_count
     );
     println!("| noise (mean 1 − cosine) | seen | trials that changed themes | k changed | most paragraphs moved |");
     println!("|---|---|---|---|---|");

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
 use crate::model::{self, ModelError, ResolvedModel};
-pub use native::{peak_gflops, PeakSampler};
+pub use native::{peak_gflops, PeakSampler, PEAK_TRIES};
 
 /// Why texts could not be embedded.
 #[derive(Debug, thiserror::Error)]

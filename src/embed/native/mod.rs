@@ -23,7 +23,7 @@ use crate::model;
 use matmul::{attention_head, Epilogue, HeadView, Linear};
 
 pub use matmul::bf16_available;
-pub use peak::{peak_gflops, PeakSampler};
+pub use peak::{peak_gflops, PeakSampler, PEAK_TRIES};
 
 #[derive(serde::Deserialize)]
 struct Config {
