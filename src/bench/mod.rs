@@ -176,6 +176,7 @@ pub fn stability(
             }
         }
     }
+    base_ks.sort_unstable();
     base_ks.dedup();
     let themes = base_ks
         .iter()
