@@ -5,7 +5,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::bench;
 use crate::cluster::{ClusterError, Debias, KChoice};
@@ -280,7 +280,15 @@ pub fn main() -> i32 {
             draws,
             seed,
             seeds,
-        }) => bench::themes(&model, progress, &gold, k, &keep, draws, seed..seed + seeds),
+        }) => bench::themes(
+            &model,
+            progress,
+            &gold,
+            k,
+            &keep,
+            draws,
+            seed_range(seed, seeds),
+        ),
         Some(Command::Refresh { gold, article }) => bench::refresh(&model, &gold, &article),
         Some(Command::Embed {
             shard,
@@ -315,7 +323,7 @@ pub fn main() -> i32 {
                 noise,
                 trials: trials as usize,
                 k,
-                seeds: seed..seed + seeds,
+                seeds: seed_range(seed, seeds),
             },
         ),
     };
@@ -326,6 +334,23 @@ pub fn main() -> i32 {
             let _ = writeln!(std::io::stderr(), "error: {error:#}");
             exit_code(&error)
         }
+    }
+}
+
+/// Seeds `seed`, `seed + 1`, … (`seeds` of them); a range that would pass
+/// the largest seed is a usage error, like any other bad flag.
+fn seed_range(seed: u64, seeds: u64) -> std::ops::Range<u64> {
+    match seed.checked_add(seeds) {
+        Some(end) => seed..end,
+        None => Cli::command()
+            .error(
+                clap::error::ErrorKind::ValueValidation,
+                format!(
+                    "--seed {seed} --seeds {seeds}: their sum must not pass {}; lower --seed or --seeds",
+                    u64::MAX
+                ),
+            )
+            .exit(),
     }
 }
 

@@ -339,6 +339,16 @@ fn bad_flags_are_usage_errors() {
         &crossthemes(&["bench-stability", "--seeds", "0"]),
         "--seeds",
     );
+    assert_usage_error(
+        &crossthemes(&[
+            "bench-stability",
+            "--seed",
+            "18446744073709551615",
+            "--seeds",
+            "2",
+        ]),
+        "--seeds",
+    );
     let help = crossthemes(&["--help"]);
     let text = String::from_utf8_lossy(&help.stdout);
     for flag in [
