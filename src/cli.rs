@@ -73,7 +73,7 @@ enum Command {
         /// Random draws per imbalanced variant.
         #[arg(long, default_value_t = 3)]
         draws: u64,
-        /// Seed for k-means and for the chapters dropped.
+        /// Seed for k-means and for the chapters dropped (the first of `--seeds`).
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Run seeds SEED, SEED+1, … (this many) on the same vectors and print
@@ -97,7 +97,7 @@ enum Command {
         /// Number of themes, or `auto`, as for the job.
         #[arg(long, default_value = "auto")]
         k: KChoice,
-        /// Seed for k-means and for the noise.
+        /// Seed for k-means and for the noise (the first of `--seeds`).
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Run seeds SEED, SEED+1, … (this many) on the same vectors and
