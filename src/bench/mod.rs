@@ -149,33 +149,27 @@ pub fn stability(
         .collect();
     let embedder = model.load()?;
     let (embeddings, _) = embed_all(progress, &embedder, &texts(&corpus), &|| {})?;
-    let mut base_ks = Vec::new();
-    let mut rows: Vec<measure::StabilityRow> = Vec::new();
-    {
+    let runs = {
         let _spinner = progress.spinner("clustering");
-        for seed in args.seeds.clone() {
-            let options = ClusterOptions {
-                k: args.k,
-                seed,
-                ..ClusterOptions::default()
-            };
-            let (base_k, seed_rows) = measure::theme_stability(
-                &embeddings,
-                &languages,
-                &options,
-                &args.noise,
-                args.trials,
-            )?;
-            base_ks.push(base_k);
-            if rows.is_empty() {
-                rows = seed_rows;
-            } else {
-                for (total, row) in rows.iter_mut().zip(seed_rows) {
-                    total.add(&row);
-                }
-            }
-        }
-    }
+        args.seeds
+            .clone()
+            .map(|seed| {
+                let options = ClusterOptions {
+                    k: args.k,
+                    seed,
+                    ..ClusterOptions::default()
+                };
+                measure::theme_stability(
+                    &embeddings,
+                    &languages,
+                    &options,
+                    &args.noise,
+                    args.trials,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let mut base_ks: Vec<usize> = runs.iter().map(|(base_k, _)| *base_k).collect();
     base_ks.sort_unstable();
     base_ks.dedup();
     let themes = base_ks
@@ -183,12 +177,15 @@ pub fn stability(
         .map(|k| k.to_string())
         .collect::<Vec<_>>()
         .join(", ");
-    let seed_count = (args.seeds.end - args.seeds.start) as usize;
-    let seed_words = if seed_count > 1 {
-        format!("seeds {}..={}", args.seeds.start, args.seeds.end - 1)
-    } else {
-        format!("seed {}", args.seeds.start)
-    };
+    let seed_count = runs.len();
+    let mut runs = runs.into_iter().map(|(_, rows)| rows);
+    let mut rows = runs.next().unwrap_or_default();
+    for run in runs {
+        for (total, row) in rows.iter_mut().zip(run) {
+            total.add(&row);
+        }
+    }
+    let seed_words = seed_words(&args.seeds);
     println!(
         "{} paragraphs, {themes} themes, {} vectors, {} trials per noise size, {seed_words}",
         languages.len(),
@@ -204,6 +201,15 @@ pub fn stability(
         );
     }
     Ok(())
+}
+
+/// "seed S", or "seeds A..=B" for a range of several.
+fn seed_words(seeds: &std::ops::Range<u64>) -> String {
+    if seeds.end - seeds.start > 1 {
+        format!("seeds {}..={}", seeds.start, seeds.end - 1)
+    } else {
+        format!("seed {}", seeds.start)
+    }
 }
 
 /// `bench-themes`: translation-pair agreement, NMI with the gold theme and
@@ -231,9 +237,9 @@ pub fn themes(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let several = runs.len() > 1;
     let seed_words = if several {
-        format!("seeds {}..={} (means)", seeds.start, seeds.end - 1)
+        format!("{} (means)", seed_words(&seeds))
     } else {
-        format!("seed {}", seeds.start)
+        seed_words(&seeds)
     };
     println!("{} paragraphs, k = {k}, {seed_words}", gold.len());
     println!(
