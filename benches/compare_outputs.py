@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Compares two crossthemes output folders: same paragraphs -> themes, same
 labels, same numbers. Only what differs from run to run by nature is left
-out: the run's start time, its timings and the paths it was given.
+out: the run's start time, its timings, its peak memory and the paths it
+was given. report.html is compared byte for byte, and so is every part of
+themes.xlsx but for its document properties and the run's time and length.
 
 Usage: compare_outputs.py OLD_OUTPUT NEW_OUTPUT   (exit 0 when the same)
 
@@ -11,13 +13,27 @@ the old binary and the new one on the same input, then compare.
 import csv
 import io
 import json
+import re
 import sys
+import zipfile
 from pathlib import Path
 
 CSV_FILES = ["paragraphs.csv", "themes.csv", "theme_examples.csv"]
 # Facts about the run rather than its results.
 RUN_JSON_VOLATILE = {"started_at", "timings_seconds", "output", "cache", "inputs"}
 RUNS_CSV_VOLATILE = {"time", "seconds"}
+RUN_JSON_VOLATILE |= {"peak_memory_mb"}
+TIMESTAMP = re.compile(rb"\d{4}-\d\d-\d\dT[\d:.]+(Z|\+00:00)")
+# The Runs sheet's seconds column (H), as volatile as runs.csv's.
+RUNS_SECONDS = re.compile(rb'(<c r="H\d+"[^>]*><v>)[^<]*')
+
+
+def sheet_part(data):
+    """A workbook part with the run's start time and duration left out."""
+    data = TIMESTAMP.sub(b"TIME", data)
+    if b">reused_from_cache<" in data:
+        data = RUNS_SECONDS.sub(rb"\1SECONDS", data)
+    return data
 
 
 def read_csv(path):
@@ -32,6 +48,16 @@ def main(old, new):
             a, b = read_csv(old / name), read_csv(new / name)
             first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
             problems.append(f"{name}: differs (rows {len(a)} vs {len(b)}, first at row {first + 1})")
+    if (old / "report.html").read_bytes() != (new / "report.html").read_bytes():
+        problems.append("report.html differs")
+    # The workbook's parts but its document properties (they carry the time).
+    sheets = []
+    for d in (old, new):
+        with zipfile.ZipFile(d / "themes.xlsx") as z:
+            sheets.append({n: sheet_part(z.read(n)) for n in z.namelist() if not n.startswith("docProps/")})
+    for name in sorted(set(sheets[0]) | set(sheets[1])):
+        if sheets[0].get(name) != sheets[1].get(name):
+            problems.append(f"themes.xlsx {name} differs")
     old_runs = [{k: v for k, v in r.items() if k not in RUNS_CSV_VOLATILE} for r in read_csv(old / "runs.csv")]
     new_runs = [{k: v for k, v in r.items() if k not in RUNS_CSV_VOLATILE} for r in read_csv(new / "runs.csv")]
     if old_runs != new_runs:

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use whatlang::{Lang, Script};
 
+use crate::error::{Classified, Fault, Setting};
 use crate::ingest::Paragraph;
 
 /// The code of a paragraph whose language cannot be told.
@@ -41,8 +42,14 @@ pub struct LanguageReport {
 
 /// Why a language list cannot be used.
 #[derive(Debug, thiserror::Error)]
-#[error("--languages: {0:?} is not a language code this build knows (use ISO 639-1 codes such as en, de, zh)")]
+#[error("{0:?} is not a language code this build knows (use ISO 639-1 codes such as en, de, zh)")]
 pub struct UnknownLanguage(pub String);
+
+impl Classified for UnknownLanguage {
+    fn fault(&self) -> Fault {
+        Fault::Usage(Some(Setting::Languages))
+    }
+}
 
 /// The languages detection may choose from: all, or those a user named.
 #[derive(Debug, Clone, Default)]

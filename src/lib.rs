@@ -1,12 +1,14 @@
 //! crossthemes: groups paragraphs of multilingual articles into
 //! cross-language themes. The pipeline flows one way, a module per stage:
-//! ingest → language → embed → cluster → describe → output; `job` runs the
-//! stages in order, `refresh` keeps scheduled runs cheap and stable, `model`
-//! finds the model the `embed` stage runs, and `cli` turns flags into a job.
+//! ingest → language → embed → cluster → describe → themes → output; `job`
+//! runs the stages in order, `themes` keeps theme ids stable across runs,
+//! `folder` owns the output folder, `model` finds the model the `embed`
+//! stage runs, and `cli` turns flags into a job. ARCHITECTURE.md draws the
+//! map.
 //!
 //! The library is public only where the binary and the integration tests
-//! reach in: the command line, the embedder and its model store, clustering
-//! and the benchmarks.
+//! reach in: the command line, the embedder and its model store, clustering,
+//! the report formats and the benchmarks.
 #![warn(missing_docs)]
 
 pub mod bench;
@@ -14,12 +16,14 @@ pub mod cli;
 pub mod cluster;
 mod describe;
 pub mod embed;
+pub mod error;
+mod folder;
 mod ingest;
 mod job;
 mod language;
 pub mod model;
 mod output;
 mod progress;
-mod refresh;
 mod run_record;
 mod simd;
+mod themes;

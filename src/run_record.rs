@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::cluster::{Debias, KSelection};
 use crate::embed::{EmbedStats, Precision};
 use crate::ingest::SkipReason;
-use crate::refresh::RetiredTheme;
+use crate::themes::Changes;
 
 /// Everything run.json says about a run.
 #[derive(Debug, Clone, Serialize)]
@@ -46,7 +46,7 @@ pub struct RunRecord {
     /// The k-means seed.
     pub seed: u64,
     /// What changed since the last run.
-    pub refresh: RefreshRecord,
+    pub refresh: Changes,
     /// What the inputs held.
     pub counts: Counts,
     /// Every file read.
@@ -99,21 +99,6 @@ pub struct EmbeddingRecord {
     pub reused_from_cache: usize,
     /// Texts, windows, tokens and operations of the model's work.
     pub stats: EmbedStats,
-}
-
-/// What changed since the last run.
-#[derive(Debug, Clone, Serialize)]
-pub struct RefreshRecord {
-    /// Whether `--rebuild` was given.
-    pub rebuild: bool,
-    /// Themes of the last run this run built on.
-    pub previous_themes: usize,
-    /// Paragraphs no earlier run saw.
-    pub new_paragraphs: usize,
-    /// Themes of the last run that have no successor.
-    pub themes_retired: Vec<RetiredTheme>,
-    /// The id the next new theme will get: every id below it is taken.
-    pub next_theme_id: usize,
 }
 
 /// What the inputs held.

@@ -65,20 +65,28 @@ pub fn detected() -> Level {
 pub fn level() -> Level {
     static LEVEL: OnceLock<Level> = OnceLock::new();
     *LEVEL.get_or_init(|| {
-        let best = detected();
-        match std::env::var("CROSSTHEMES_SIMD") {
-            Ok(name) => match Level::parse(&name) {
-                Some(cap) => best.min(cap),
-                None => {
-                    tracing::warn!(
-                        "CROSSTHEMES_SIMD={name:?} is not one of avx512, avx2, baseline; using {best:?}"
-                    );
-                    best
-                }
-            },
-            Err(_) => best,
-        }
+        capped(
+            detected(),
+            std::env::var("CROSSTHEMES_SIMD").ok().as_deref(),
+        )
     })
+}
+
+/// `best` lowered to the level `cap` names; a cap above `best` or one that
+/// names no level (with a warning) leaves it as it is.
+fn capped(best: Level, cap: Option<&str>) -> Level {
+    let Some(name) = cap else {
+        return best;
+    };
+    match Level::parse(name) {
+        Some(cap) => best.min(cap),
+        None => {
+            tracing::warn!(
+                "CROSSTHEMES_SIMD={name:?} is not one of avx512, avx2, baseline; using {best:?}"
+            );
+            best
+        }
+    }
 }
 
 /// Defines `pub fn $name` that runs `$body` compiled for the level
@@ -117,6 +125,14 @@ mod tests {
     fn names_parse_and_the_cap_only_lowers() {
         assert_eq!(Level::parse(" AVX2 "), Some(Level::Avx2));
         assert_eq!(Level::parse("sse9"), None);
-        assert!(level() <= detected());
+        assert_eq!(capped(Level::Avx512, Some("avx2")), Level::Avx2);
+        assert_eq!(capped(Level::Avx512, Some("baseline")), Level::Baseline);
+        assert_eq!(
+            capped(Level::Avx2, Some("avx512")),
+            Level::Avx2,
+            "never raised"
+        );
+        assert_eq!(capped(Level::Avx2, Some("sse9")), Level::Avx2);
+        assert_eq!(capped(Level::Avx512, None), Level::Avx512);
     }
 }

@@ -208,3 +208,38 @@ fn the_report_is_self_contained_and_renders_every_paragraph_and_theme() {
         "the same input gives the same page, map included"
     );
 }
+
+/// A large corpus's map is drawn on a canvas, with the themes' labels in an
+/// overlay above it: every theme has its number there, and the largest
+/// twelve their names too.
+#[test]
+fn a_canvas_map_carries_its_labels_over_it_and_names_the_largest_themes() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    run_ok(&[
+        "bench-report",
+        "--paragraphs",
+        "6000",
+        "--themes",
+        "20",
+        "--output",
+        arg(&page),
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let frame = &html[html.find("<div class=\"map-frame\">").expect("a map frame")..];
+    let frame = &frame[..frame.find("</div>").expect("the frame ends")];
+    assert!(frame.contains("<canvas id=\"themes-canvas\""));
+    let overlay = &frame[frame.find("class=\"overlay\"").expect("an overlay")..];
+    assert!(overlay.contains("<g class=\"labels\">"));
+    let texts: Vec<&str> = overlay
+        .split("<text ")
+        .skip(1)
+        .map(|t| &t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()])
+        .collect();
+    assert_eq!(texts.len(), 20);
+    let named_on_map = texts.iter().filter(|t| t.contains(" · ")).count();
+    assert_eq!(named_on_map, 12, "{texts:?}");
+    assert!(texts
+        .iter()
+        .all(|t| t.split(" · ").next().unwrap().parse::<usize>().is_ok()));
+}

@@ -306,7 +306,9 @@ fn timed_run(
         .status()?;
     anyhow::ensure!(status.success(), "the timed run failed ({status})");
     let seconds = started.elapsed().as_secs_f64();
-    let run = serde_json::from_str(&std::fs::read_to_string(output.join(output::RUN_JSON))?)?;
+    let run = serde_json::from_str(&std::fs::read_to_string(
+        output.join(crate::folder::RUN_JSON),
+    )?)?;
     Ok((seconds, run))
 }
 
@@ -471,40 +473,5 @@ mod tests {
         // Sample variance of 1, 2, 3 is 1; over √3 values.
         assert!((standard_error(&[1.0, 2.0, 3.0]) - 1.0 / 3f64.sqrt()).abs() < 1e-12);
         assert_eq!(mean(&[1.0, 2.0, 3.0]), 2.0);
-    }
-
-    #[test]
-    fn a_canvas_map_carries_its_labels_over_it_and_names_the_largest_themes() {
-        let (vectors, labels, records, named) = synthetic_corpus(6_000, 20);
-        let places = output::project(vectors.view(), &labels, 20);
-        let pages = output::Pages {
-            paragraphs: &records,
-            themes: &named,
-        };
-        let header = output::Header {
-            files: 1,
-            label_language: "en",
-            model: "synthetic",
-            day: "2026-01-01",
-        };
-        let mut html = Vec::new();
-        output::write_report_html(&mut html, &pages, &header, &places).unwrap();
-        let html = String::from_utf8(html).unwrap();
-        let frame = &html[html.find("<div class=\"map-frame\">").expect("a map frame")..];
-        let frame = &frame[..frame.find("</div>").expect("the frame ends")];
-        assert!(frame.contains("<canvas id=\"themes-canvas\""));
-        let overlay = &frame[frame.find("class=\"overlay\"").expect("an overlay")..];
-        assert!(overlay.contains("<g class=\"labels\">"));
-        let texts: Vec<&str> = overlay
-            .split("<text ")
-            .skip(1)
-            .map(|t| &t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()])
-            .collect();
-        assert_eq!(texts.len(), 20);
-        let named_on_map = texts.iter().filter(|t| t.contains(" · ")).count();
-        assert_eq!(named_on_map, 12, "{texts:?}");
-        assert!(texts
-            .iter()
-            .all(|t| t.split(" · ").next().unwrap().parse::<usize>().is_ok()));
     }
 }

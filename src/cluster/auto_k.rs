@@ -92,27 +92,8 @@ pub fn choose_k(
     } else {
         data.view()
     };
-    let mut scores = Vec::new();
-    // A candidate fitted once is already the fit its k would get.
-    let mut single_fits = Vec::new();
-    for k in candidates(k_min, k_max) {
-        // The mean over separately seeded fits: one fit's silhouette moves
-        // with whichever local optimum its seed found, and noise of bf16's
-        // size in the vectors was enough to change that, and k.
-        let fits = joint::seeded_fits(on, &sample_languages, &settings(k))?;
-        let total: f64 = fits
-            .iter()
-            .map(|fitted| {
-                let corrected = joint::corrected(on, &sample_languages.ids, &fitted.offsets);
-                silhouette(corrected.view(), &fitted.labels, k)
-            })
-            .sum();
-        let fits_count = fits.len();
-        let score = total / fits_count as f64;
-        tracing::debug!("k = {k}: mean silhouette {score:.4} over {fits_count} fits");
-        scores.push((k, score));
-        single_fits.push(fits.into_iter().next().filter(|_| fits_count == 1));
-    }
+    let (scores, mut single_fits) =
+        score_candidates(on, &sample_languages, candidates(k_min, k_max), &settings)?;
     let chosen = fewest_near_best(&scores);
     let k = scores[chosen].0;
     // Of several fits, the one `--k N` would make: the lowest inertia of
@@ -147,6 +128,41 @@ pub fn choose_k(
         candidates: scores,
     };
     Ok((fitted, selection))
+}
+
+/// Per candidate k, its fit where it was fitted only once.
+type SingleFits = Vec<Option<Fitted>>;
+
+/// The mean silhouette of each candidate k, in increasing k, and for each
+/// the fit itself where it was fitted once (it is then already the fit its
+/// k would get).
+fn score_candidates<'w>(
+    on: ArrayView2<f32>,
+    languages: &Languages,
+    ks: Vec<usize>,
+    settings: &dyn Fn(usize) -> FitSettings<'w>,
+) -> Result<(Vec<(usize, f64)>, SingleFits), ClusterError> {
+    let mut scores = Vec::new();
+    let mut single_fits = Vec::new();
+    for k in ks {
+        // The mean over separately seeded fits: one fit's silhouette moves
+        // with whichever local optimum its seed found, and noise of bf16's
+        // size in the vectors was enough to change that, and k.
+        let fits = joint::seeded_fits(on, languages, &settings(k))?;
+        let total: f64 = fits
+            .iter()
+            .map(|fitted| {
+                let corrected = joint::corrected(on, &languages.ids, &fitted.offsets);
+                silhouette(corrected.view(), &fitted.labels, k)
+            })
+            .sum();
+        let fits_count = fits.len();
+        let score = total / fits_count as f64;
+        tracing::debug!("k = {k}: mean silhouette {score:.4} over {fits_count} fits");
+        scores.push((k, score));
+        single_fits.push(fits.into_iter().next().filter(|_| fits_count == 1));
+    }
+    Ok((scores, single_fits))
 }
 
 /// The index of the smallest k whose silhouette is within

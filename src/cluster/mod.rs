@@ -21,12 +21,13 @@ use std::collections::BTreeMap;
 use ndarray::{Array2, ArrayView2};
 use serde::Serialize;
 
+use crate::error::{Classified, Fault, Setting};
 use crate::ingest::Paragraph;
 use auto_k::normalized;
 use joint::{FitSettings, Fitted, Languages};
 
 /// How the language signal is removed before clustering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Debias {
     /// Language offsets fitted jointly with the clusters (default).
@@ -97,7 +98,7 @@ impl Default for ClusterOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     /// More themes asked for than there are paragraphs.
-    #[error("--k {k} asks for more themes than there are paragraphs ({paragraphs})")]
+    #[error("{k} asks for more themes than there are paragraphs ({paragraphs})")]
     KTooLarge {
         /// Themes asked for.
         k: usize,
@@ -107,6 +108,15 @@ pub enum ClusterError {
     /// linfa's k-means failed.
     #[error("k-means failed: {0}")]
     KMeans(String),
+}
+
+impl Classified for ClusterError {
+    fn fault(&self) -> Fault {
+        match self {
+            ClusterError::KTooLarge { .. } => Fault::Usage(Some(Setting::K)),
+            ClusterError::KMeans(_) => Fault::Failure,
+        }
+    }
 }
 
 /// How k was chosen, with every candidate's score, for run.json.
@@ -405,7 +415,7 @@ mod tests {
             },
         )
         .unwrap_err();
-        assert!(err.to_string().contains("--k 99"));
+        assert!(err.to_string().starts_with("99 asks for more themes"));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use ndarray::{Array1, Array2, Axis};
 
 use crate::cluster::Clustering;
+use crate::embed::{CachedEmbedder, EmbedError};
 
 /// Candidates taken from one theme's own paragraphs.
 pub const OWN_CANDIDATES: usize = 25;
@@ -51,15 +52,15 @@ pub struct Chosen {
 }
 
 /// Chooses labels and keywords for every theme (see the module notes).
-/// `vectors` embeds terms with the paragraphs' model (unit rows); `offset`
+/// `embedder` embeds terms with the paragraphs' model (unit rows); `offset`
 /// is the label language's fitted offset.
-pub fn choose<E>(
+pub fn choose(
     candidates: &Candidates,
     clustering: &Clustering,
     offset: Option<&[f32]>,
     keywords: usize,
-    vectors: super::TermVectors<E>,
-) -> Result<Vec<Chosen>, E> {
+    embedder: &mut CachedEmbedder,
+) -> Result<Vec<Chosen>, EmbedError> {
     let mut terms: Vec<String> = candidates
         .own
         .iter()
@@ -73,7 +74,7 @@ pub fn choose<E>(
     if terms.is_empty() {
         return Ok(Vec::new());
     }
-    let corrected = corrected(vectors(&terms)?, offset);
+    let corrected = corrected(embedder.terms(&terms)?, offset);
     // Cosine of every candidate to every theme's centroid.
     let similarity = corrected.dot(&clustering.centroids.t());
     let index = |term: &str| terms.iter().position(|t| t == term);

@@ -9,9 +9,9 @@ mod terms;
 
 use std::collections::{BTreeMap, HashMap};
 
-use ndarray::Array2;
-
 use crate::cluster::Clustering;
+use crate::embed::{CachedEmbedder, EmbedError};
+use crate::error::{Classified, Fault, Setting};
 use crate::ingest::Paragraph;
 
 const KEYWORDS_PER_THEME: usize = 12;
@@ -109,12 +109,18 @@ pub struct NamedTheme {
 
 /// A label language the corpus has no paragraph in.
 #[derive(Debug, thiserror::Error)]
-#[error("--label-language {asked}: no paragraph is in that language; the corpus has {available}")]
+#[error("{asked}: no paragraph is in that language; the corpus has {available}")]
 pub struct NoSuchLanguage {
     /// The language asked for.
     pub asked: String,
     /// The corpus's languages with their paragraphs, most first.
     pub available: String,
+}
+
+impl Classified for NoSuchLanguage {
+    fn fault(&self) -> Fault {
+        Fault::Usage(Some(Setting::LabelLanguage))
+    }
 }
 
 /// The language labels are written in: the one asked for, else English
@@ -144,24 +150,22 @@ pub fn label_language(
     }
 }
 
-/// The model's vectors for terms, one unit row each, as for paragraphs.
-pub type TermVectors<'a, E> = &'a dyn Fn(&[String]) -> Result<Array2<f32>, E>;
-
 /// How themes are named: in which language, with which model.
-pub struct Labelling<'a, E> {
+pub struct Labelling<'a, 'e> {
     /// ISO 639-1 code of the labels and keywords.
     pub language: &'a str,
-    /// The model's vectors for terms, one unit row each, as for paragraphs.
-    pub vectors: TermVectors<'a, E>,
+    /// The paragraphs' model, through the cache: label candidates are
+    /// embedded as paragraphs are.
+    pub embedder: &'a mut CachedEmbedder<'e>,
 }
 
 /// Describes every theme of `clustering`, whose labels are aligned with
 /// `paragraphs` (their languages filled in).
-pub fn describe<E>(
+pub fn describe(
     paragraphs: &[Paragraph],
     clustering: &Clustering,
-    labelling: &Labelling<E>,
-) -> Result<Vec<Theme>, E> {
+    labelling: Labelling,
+) -> Result<Vec<Theme>, EmbedError> {
     let terms = terms::corpus_terms(paragraphs);
     let counts = TermCounts::count(&terms, paragraphs, &clustering.labels, clustering.k());
     let candidates = counts.candidates(labelling.language);
@@ -175,7 +179,7 @@ pub fn describe<E>(
         clustering,
         offset,
         KEYWORDS_PER_THEME,
-        labelling.vectors,
+        labelling.embedder,
     )?;
     let mut members = vec![Vec::new(); clustering.k()];
     for (i, &theme) in clustering.labels.iter().enumerate() {

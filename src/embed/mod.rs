@@ -6,7 +6,10 @@
 //! engines can sit behind the same trait.
 
 mod bert;
+pub mod cache;
+mod cached;
 mod native;
+pub mod shard;
 
 use std::path::Path;
 
@@ -14,7 +17,10 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
+use crate::error::{Classified, Fault, Setting};
 use crate::model::{self, ModelError, ResolvedModel};
+use cache::CacheError;
+pub use cached::{CachedEmbedder, Vectors};
 pub use native::{peak_gflops, PeakSampler, PEAK_TRIES};
 
 /// Why texts could not be embedded.
@@ -23,9 +29,23 @@ pub enum EmbedError {
     /// The model directory could not be found or used.
     #[error(transparent)]
     Model(#[from] ModelError),
-    /// The asked device is not available.
+    /// The asked device is not available; the message starts with it.
     #[error("{0}")]
     Device(String),
+    /// The native engine asked for on a GPU.
+    #[error("native runs on the CPU only; use auto or candle with a GPU")]
+    NativeOnGpu,
+    /// The embedding cache failed.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    /// One text failed; says which.
+    #[error("{what}: {error}")]
+    InText {
+        /// Which text ("file.txt paragraph 3").
+        what: String,
+        /// What went wrong.
+        error: Box<EmbedError>,
+    },
     /// A text with nothing in it.
     #[error("text {index} is empty after trimming; there is nothing to embed")]
     EmptyText {
@@ -49,6 +69,22 @@ pub enum EmbedError {
     Candle(#[from] candle_core::Error),
 }
 
+impl Classified for EmbedError {
+    fn fault(&self) -> Fault {
+        match self {
+            EmbedError::Model(e) => e.fault(),
+            EmbedError::Device(_) => Fault::Usage(Some(Setting::Device)),
+            EmbedError::NativeOnGpu => Fault::Usage(Some(Setting::Engine)),
+            EmbedError::Cache(e) => e.fault(),
+            EmbedError::InText { error, .. } => error.fault(),
+            EmbedError::EmptyText { .. }
+            | EmbedError::NonFinite { .. }
+            | EmbedError::Tokenizer(_)
+            | EmbedError::Candle(_) => Fault::Failure,
+        }
+    }
+}
+
 /// A model directory that loads but cannot be run as it is.
 fn bad_model_dir(dir: &Path, reason: String) -> EmbedError {
     ModelError::bad_dir(dir, reason).into()
@@ -56,7 +92,7 @@ fn bad_model_dir(dir: &Path, reason: String) -> EmbedError {
 
 /// Where the network runs. `Auto` picks a GPU the build supports and the
 /// machine has, else the CPU; naming a device never falls back silently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// A GPU where there is one, else the CPU.
@@ -76,21 +112,21 @@ pub fn select_device(choice: DeviceChoice) -> Result<candle_core::Device, EmbedE
     let cuda = || {
         if !utils::cuda_is_available() {
             return Err(EmbedError::Device(
-                "--device cuda: this build has no CUDA support; rebuild with `cargo build --release --features cuda`".into(),
+                "cuda: this build has no CUDA support; rebuild with `cargo build --release --features cuda`".into(),
             ));
         }
         Device::new_cuda(0)
-            .map_err(|e| EmbedError::Device(format!("--device cuda: no usable NVIDIA GPU: {e}")))
+            .map_err(|e| EmbedError::Device(format!("cuda: no usable NVIDIA GPU: {e}")))
     };
     let metal = || {
         if !utils::metal_is_available() {
             return Err(EmbedError::Device(
-                "--device metal: this build has no Metal support; rebuild with `cargo build --release --features metal`"
+                "metal: this build has no Metal support; rebuild with `cargo build --release --features metal`"
                     .into(),
             ));
         }
         Device::new_metal(0)
-            .map_err(|e| EmbedError::Device(format!("--device metal: no usable Metal GPU: {e}")))
+            .map_err(|e| EmbedError::Device(format!("metal: no usable Metal GPU: {e}")))
     };
     match choice {
         DeviceChoice::Cpu => Ok(Device::Cpu),
@@ -103,7 +139,7 @@ pub fn select_device(choice: DeviceChoice) -> Result<candle_core::Device, EmbedE
 /// The number format of the network's dense layers. `Bf16` halves the work of
 /// every matrix product on CPUs with AVX512-BF16 (and on GPUs); elsewhere it
 /// falls back to `F32` with a warning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// 32-bit floats throughout.
@@ -124,7 +160,7 @@ impl std::fmt::Display for Precision {
 /// Which implementation runs the network. `Auto` is the native backend on
 /// the CPU and candle on a GPU; `Candle` on the CPU is the reference the
 /// native backend is measured against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     /// Native on the CPU, candle on a GPU.
@@ -536,9 +572,7 @@ fn load_backend(
     let device = select_device(device)?;
     let precision = options.precision;
     if !device.is_cpu() && options.engine == Engine::Native {
-        return Err(EmbedError::Device(
-            "--engine native runs on the CPU only; use --engine auto or candle with a GPU".into(),
-        ));
+        return Err(EmbedError::NativeOnGpu);
     }
     if device.is_cpu() && precision == Precision::Bf16 && !native::bf16_available() {
         tracing::warn!(

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::error::{Classified, Fault, Setting};
+
 use decode::decode;
 use markup::plain_text;
 use paragraphs::{split_paragraphs, Boilerplate};
@@ -20,9 +22,9 @@ const EXTENSIONS: [&str; 5] = ["txt", "md", "markdown", "html", "htm"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("--input {0}: no such file or directory")]
+    #[error("{0}: no such file or directory")]
     MissingInput(PathBuf),
-    #[error("--input {path}: found no .txt, .md or .html files")]
+    #[error("{path}: found no .txt, .md or .html files")]
     NoFiles { path: PathBuf },
     #[error("{path}: cannot read the file: {error}")]
     Unreadable {
@@ -33,6 +35,19 @@ pub enum IngestError {
     Undecodable { path: PathBuf, reason: String },
     #[error("the inputs hold no paragraph long enough to cluster ({skipped} left out as junk)")]
     NoParagraphs { skipped: usize },
+}
+
+impl Classified for IngestError {
+    fn fault(&self) -> Fault {
+        match self {
+            IngestError::MissingInput(_) | IngestError::NoFiles { .. } => {
+                Fault::Usage(Some(Setting::Input))
+            }
+            IngestError::Unreadable { .. }
+            | IngestError::Undecodable { .. }
+            | IngestError::NoParagraphs { .. } => Fault::Usage(None),
+        }
+    }
 }
 
 /// One paragraph on its way through the job: ingest fills where it came

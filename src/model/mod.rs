@@ -10,7 +10,11 @@ mod store;
 
 use std::path::{Path, PathBuf};
 
+use crate::error::{Classified, Fault};
 pub use store::{ModelStore, ResolvedModel, DEFAULT_MODEL};
+
+/// Where a model directory's weights came from, beside them.
+const PROVENANCE_FILE: &str = "provenance.json";
 
 /// Why no usable model directory could be had.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +74,19 @@ impl ModelError {
         ModelError::BadDir {
             dir: dir.to_path_buf(),
             reason,
+        }
+    }
+}
+
+impl Classified for ModelError {
+    fn fault(&self) -> Fault {
+        match self {
+            ModelError::BadDir { .. } => Fault::Usage(None),
+            ModelError::NotFound { .. }
+            | ModelError::Fallback(_)
+            | ModelError::CorruptPackage(_)
+            | ModelError::Weights(_)
+            | ModelError::Io { .. } => Fault::Failure,
         }
     }
 }

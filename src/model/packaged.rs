@@ -578,7 +578,7 @@ fn write_provenance(dir: &Path, mut provenance: serde_json::Value) -> Result<(),
         files.insert(name.into(), json!(sha256_hex(&bytes)));
     }
     provenance["files_sha256"] = serde_json::Value::Object(files);
-    write_json(&dir.join(super::store::PROVENANCE_FILE), &provenance)
+    write_json(&dir.join(super::PROVENANCE_FILE), &provenance)
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ModelError> {

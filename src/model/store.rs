@@ -9,12 +9,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{packaged, read_json_if_present, ModelError};
+use super::{packaged, read_json_if_present, ModelError, PROVENANCE_FILE};
 
 /// The model `--model` names by default.
 pub const DEFAULT_MODEL: &str = "intfloat/multilingual-e5-small";
-/// Where a model directory records where its weights came from.
-pub const PROVENANCE_FILE: &str = "provenance.json";
 const REQUIRED_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 const OPTIONAL_FILES: [&str; 2] = ["config_sentence_transformers.json", "1_Pooling/config.json"];
 const DEFAULT_ENDPOINT: &str = "https://huggingface.co";

@@ -1,9 +1,7 @@
-//! The `output` stage: the report files, replaced as one set. Every file is
-//! first staged in the output folder; when all are complete and on disk, a
-//! commit file naming them is put in place, and only then are they renamed
-//! over the old ones. A run killed before the commit file leaves the old set
-//! (the next run clears what it staged); one killed after it has decided
-//! for the new set, which the next run completes before anything else.
+//! The `output` stage: the formats of the report files — CSV for scripts,
+//! NumPy for vectors, the workbook and the HTML report for people — each
+//! written to any `Write`. Which file holds which format, and how the set
+//! is replaced, is the output folder's business (`folder`).
 //!
 //! CSV is made for spreadsheets: UTF-8 with a BOM (Excel then reads Hebrew
 //! and Chinese correctly on double-click), a header row, RFC 4180 quoting,
@@ -11,10 +9,8 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
-use tempfile::NamedTempFile;
 
 mod report;
 mod workbook;
@@ -28,16 +24,6 @@ use crate::run_record::{RunRecord, RunSummary};
 /// Excel's limit on the text in one cell, in UTF-16 units.
 pub const MAX_CELL_UNITS: usize = 32_767;
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
-
-const PARAGRAPHS_CSV: &str = "paragraphs.csv";
-const THEMES_CSV: &str = "themes.csv";
-const EXAMPLES_CSV: &str = "theme_examples.csv";
-/// The run record's file name.
-pub const RUN_JSON: &str = "run.json";
-const EMBEDDINGS_NPY: &str = "embeddings.npy";
-const RUNS_CSV: &str = "runs.csv";
-const WORKBOOK: &str = "themes.xlsx";
-const REPORT_HTML: &str = "report.html";
 
 /// The columns of themes.csv and of the workbook's Themes sheet.
 const THEME_COLUMNS: [&str; 16] = [
@@ -70,27 +56,6 @@ const EXAMPLE_COLUMNS: [&str; 8] = [
     "text",
 ];
 
-/// Why the report files could not be written.
-#[derive(Debug, thiserror::Error)]
-pub enum OutputError {
-    /// The output folder cannot be created or written to.
-    #[error("--output {dir}: cannot write there ({error}); choose a folder you can write to")]
-    Unwritable {
-        /// The folder.
-        dir: PathBuf,
-        /// What the system said.
-        error: std::io::Error,
-    },
-    /// One report file could not be written.
-    #[error("{path}: {error}")]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// What the system said.
-        error: std::io::Error,
-    },
-}
-
 /// Everything the report files are made of.
 pub struct Report<'a> {
     /// Every paragraph, filled in by every stage, in reading order.
@@ -103,194 +68,6 @@ pub struct Report<'a> {
     pub embeddings: Option<&'a Array2<f32>>,
     /// Each paragraph's place on the theme map (see [`project`]).
     pub places: &'a [(f32, f32)],
-    /// Files other stages keep beside the report (the theme history),
-    /// written in the same commit: (file name, contents).
-    pub kept_files: &'a [(&'a str, Vec<u8>)],
-}
-
-/// Creates the output folder and proves it is writable, before any long work.
-pub fn prepare_dir(dir: &Path) -> Result<(), OutputError> {
-    let unwritable = |error| OutputError::Unwritable {
-        dir: dir.to_path_buf(),
-        error,
-    };
-    std::fs::create_dir_all(dir).map_err(unwritable)?;
-    new_temp_file(dir).map_err(unwritable)?;
-    Ok(())
-}
-
-/// Name prefix of every file a run stages or keeps only for a while.
-const TEMP_PREFIX: &str = ".crossthemes-";
-/// Lists the staged set; its presence means the new set has won.
-const COMMIT_FILE: &str = ".crossthemes-commit";
-
-/// A temporary file that becomes a report file: readable by others, like
-/// any file the user would create (tempfile's default is owner-only).
-fn new_temp_file(dir: &Path) -> std::io::Result<NamedTempFile> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(TEMP_PREFIX);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    builder.tempfile_in(dir)
-}
-
-fn staged_name(name: &str) -> String {
-    format!("{TEMP_PREFIX}staged-{name}")
-}
-
-fn write_error(path: PathBuf) -> impl Fn(std::io::Error) -> OutputError {
-    move |error| OutputError::Write {
-        path: path.clone(),
-        error,
-    }
-}
-
-/// Writes a file completely and durably under `target`'s name.
-fn write_file(
-    dir: &Path,
-    target: &Path,
-    write: &dyn Fn(&mut (dyn Write + Send)) -> std::io::Result<()>,
-    error_path: &Path,
-) -> Result<(), OutputError> {
-    let fail = write_error(error_path.to_path_buf());
-    let mut file = new_temp_file(dir).map_err(&fail)?;
-    {
-        let mut buffered = std::io::BufWriter::new(file.as_file_mut());
-        write(&mut buffered).map_err(&fail)?;
-        buffered.flush().map_err(&fail)?;
-    }
-    file.as_file().sync_all().map_err(&fail)?;
-    file.persist(target).map_err(|e| fail(e.error))?;
-    Ok(())
-}
-
-/// Writes all report files into `dir` as one set; returns the paths written.
-/// run.json goes last, as `finish_run` makes it from the report's record
-/// then, so that it can tell how long writing the others took.
-pub fn write_report<'r>(
-    dir: &Path,
-    report: &Report<'r>,
-    finish_run: &mut dyn FnMut(&RunRecord) -> RunRecord,
-) -> Result<Vec<PathBuf>, OutputError> {
-    let mut staged: Vec<&'r str> = Vec::new();
-    let mut stage =
-        |name: &'r str, write: &dyn Fn(&mut (dyn Write + Send)) -> std::io::Result<()>| {
-            write_file(dir, &dir.join(staged_name(name)), write, &dir.join(name))?;
-            staged.push(name);
-            Ok::<(), OutputError>(())
-        };
-    stage(PARAGRAPHS_CSV, &|w| paragraphs_csv(w, report))?;
-    stage(THEMES_CSV, &|w| themes_csv(w, report))?;
-    stage(EXAMPLES_CSV, &|w| examples_csv(w, report))?;
-    if let Some(embeddings) = report.embeddings {
-        stage(EMBEDDINGS_NPY, &|w| write_npy(w, embeddings))?;
-    }
-    let earlier_runs = read_runs(dir);
-    stage(RUNS_CSV, &|w| runs_csv(w, &earlier_runs, report.run))?;
-    stage(WORKBOOK, &|w| {
-        workbook::write_workbook(w, report, &earlier_runs).map_err(|e| match e {
-            rust_xlsxwriter::XlsxError::IoError(e) => e,
-            other => std::io::Error::other(other),
-        })
-    })?;
-    stage(REPORT_HTML, &|w| {
-        let pages = report::Pages {
-            paragraphs: report.paragraphs,
-            themes: report.themes,
-        };
-        report::write_report_html(w, &pages, &report::Header::of(report), report.places)
-    })?;
-    for (name, contents) in report.kept_files {
-        stage(name, &|w| w.write_all(contents))?;
-    }
-    let run = finish_run(report.run);
-    stage(RUN_JSON, &|w| {
-        serde_json::to_writer_pretty(&mut *w, &run)?;
-        w.write_all(b"\n")
-    })?;
-
-    // Vectors of an earlier run must not stand beside other paragraphs.
-    let removed = report.embeddings.is_none().then_some(EMBEDDINGS_NPY);
-    let entries: Vec<String> = staged
-        .iter()
-        .map(|n| format!("+{n}"))
-        .chain(removed.map(|n| format!("-{n}")))
-        .collect();
-    let entries = entries.join("\n");
-    let commit = dir.join(COMMIT_FILE);
-    write_file(dir, &commit, &|w| w.write_all(entries.as_bytes()), &commit)?;
-    sync_dir(dir);
-    apply(dir, &entries)
-}
-
-/// Carries out a commit file's entries: `+name` moves the staged file into
-/// place (where it is still staged), `-name` removes the file.
-fn apply(dir: &Path, entries: &str) -> Result<Vec<PathBuf>, OutputError> {
-    let mut written = Vec::new();
-    for entry in entries.lines() {
-        let (action, name) = entry.split_at(entry.len().min(1));
-        // Only plain names in this folder, whatever the file says.
-        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            continue;
-        }
-        let target = dir.join(name);
-        let result = match action {
-            "+" => {
-                written.push(target.clone());
-                match std::fs::rename(dir.join(staged_name(name)), &target) {
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && target.exists() => Ok(()),
-                    other => other,
-                }
-            }
-            "-" => match std::fs::remove_file(&target) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                other => other,
-            },
-            _ => Ok(()),
-        };
-        result.map_err(write_error(target))?;
-    }
-    let commit = dir.join(COMMIT_FILE);
-    std::fs::remove_file(&commit).map_err(write_error(commit))?;
-    sync_dir(dir);
-    Ok(written)
-}
-
-/// Makes renames in `dir` durable where the system allows it.
-fn sync_dir(dir: &Path) {
-    if let Ok(handle) = std::fs::File::open(dir) {
-        let _ = handle.sync_all();
-    }
-}
-
-/// Finishes what a killed run left in `dir`: a decided commit is completed;
-/// staged and temporary files of an undecided one are removed.
-pub fn recover(dir: &Path) -> Result<(), OutputError> {
-    let commit = dir.join(COMMIT_FILE);
-    match std::fs::read_to_string(&commit) {
-        Ok(entries) => {
-            tracing::warn!(
-                "{}: completing the report files of a run stopped while it replaced them",
-                dir.display()
-            );
-            apply(dir, &entries)?;
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(write_error(commit)(e)),
-    }
-    let entries = std::fs::read_dir(dir).map_err(write_error(dir.to_path_buf()))?;
-    for entry in entries.flatten() {
-        let leftover = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
-            && entry.file_type().is_ok_and(|t| t.is_file());
-        if leftover {
-            tracing::debug!("removing {}, left by a stopped run", entry.path().display());
-            std::fs::remove_file(entry.path()).map_err(write_error(entry.path()))?;
-        }
-    }
-    Ok(())
 }
 
 /// A text cell a spreadsheet shows as text: a leading = + - @ tab or CR
@@ -334,7 +111,7 @@ fn score(x: f32) -> String {
     format!("{x:.4}")
 }
 
-fn paragraphs_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
+pub fn paragraphs_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     let mut out = csv_writer(w)?;
     out.write_record([
         "file",
@@ -370,7 +147,7 @@ fn paragraphs_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     out.flush()
 }
 
-fn themes_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
+pub fn themes_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     let mut out = csv_writer(w)?;
     out.write_record(THEME_COLUMNS)?;
     for named in r.themes {
@@ -397,7 +174,7 @@ fn themes_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     out.flush()
 }
 
-fn examples_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
+pub fn examples_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     let mut out = csv_writer(w)?;
     out.write_record(EXAMPLE_COLUMNS)?;
     for named in r.themes {
@@ -419,7 +196,7 @@ fn examples_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
 }
 
 /// runs.csv: the earlier runs' rows as they were, then this run's.
-fn runs_csv(
+pub fn runs_csv(
     w: &mut dyn Write,
     earlier: &[csv::StringRecord],
     run: &RunRecord,
@@ -433,16 +210,38 @@ fn runs_csv(
     out.flush()
 }
 
-/// The rows of an existing runs.csv (without its header), to append to.
-fn read_runs(dir: &Path) -> Vec<csv::StringRecord> {
-    let Ok(bytes) = std::fs::read(dir.join(RUNS_CSV)) else {
+/// The rows of an earlier runs.csv (without its header), to append to;
+/// none where there was none.
+pub fn earlier_runs(runs_csv: Option<&[u8]>) -> Vec<csv::StringRecord> {
+    let Some(bytes) = runs_csv else {
         return Vec::new();
     };
-    let body = bytes.strip_prefix(UTF8_BOM).unwrap_or(&bytes);
+    let body = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
     csv::Reader::from_reader(body)
         .records()
         .filter_map(Result::ok)
         .collect()
+}
+
+/// themes.xlsx: the report's sheets, with `earlier_runs` in its Runs sheet.
+pub fn workbook(
+    w: &mut (dyn Write + Send),
+    r: &Report,
+    earlier_runs: &[csv::StringRecord],
+) -> std::io::Result<()> {
+    workbook::write_workbook(w, r, earlier_runs).map_err(|e| match e {
+        rust_xlsxwriter::XlsxError::IoError(e) => e,
+        other => std::io::Error::other(other),
+    })
+}
+
+/// report.html: the theme map, the cards and every paragraph in one page.
+pub fn report_html(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
+    let pages = Pages {
+        paragraphs: r.paragraphs,
+        themes: r.themes,
+    };
+    write_report_html(w, &pages, &Header::of(r), r.places)
 }
 
 /// NumPy .npy (format 1.0), little-endian float32, C order.
@@ -469,46 +268,6 @@ pub fn write_npy(w: &mut dyn Write, data: &Array2<f32>) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_decided_commit_is_completed_and_an_undecided_one_cleared() {
-        let dir = tempfile::tempdir().unwrap();
-        let put = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
-        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).ok();
-        // Killed after the commit file, with run.json already in place.
-        put("themes.csv", "old");
-        put(&staged_name("themes.csv"), "new");
-        put("run.json", "new");
-        put("embeddings.npy", "old vectors");
-        put(COMMIT_FILE, "+themes.csv\n+run.json\n-embeddings.npy");
-        recover(dir.path()).unwrap();
-        assert_eq!(read("themes.csv").as_deref(), Some("new"));
-        assert_eq!(read("run.json").as_deref(), Some("new"));
-        assert_eq!(read("embeddings.npy"), None);
-        assert_eq!(read(COMMIT_FILE), None);
-        // Killed before it: the old set stays, the staged files go.
-        put(&staged_name("themes.csv"), "newer");
-        put(".crossthemes-x1y2z3", "half");
-        recover(dir.path()).unwrap();
-        assert_eq!(read("themes.csv").as_deref(), Some("new"));
-        let left: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(TEMP_PREFIX))
-            .collect();
-        assert!(left.is_empty(), "{left:?}");
-    }
-
-    #[test]
-    fn a_commit_file_cannot_reach_outside_the_folder() {
-        let parent = tempfile::tempdir().unwrap();
-        let dir = parent.path().join("out");
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::write(parent.path().join("outside.txt"), "keep").unwrap();
-        std::fs::write(dir.join(COMMIT_FILE), "-../outside.txt\n-.crossthemes.lock").unwrap();
-        recover(&dir).unwrap();
-        assert!(parent.path().join("outside.txt").exists());
-    }
 
     #[test]
     fn formulas_are_made_inert_and_long_cells_cut() {

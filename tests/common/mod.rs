@@ -19,6 +19,47 @@ pub fn shared() -> PathBuf {
     repo_root().join("../shared")
 }
 
+/// Says on the test run's own stderr (past the harness's capture, so it is
+/// seen even when the test passes) that `test` did not run its check, and
+/// why.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+}
+
+/// `relative` under ../shared, or `None` (with one line saying so) on a
+/// checkout without ../shared beside it.
+pub fn shared_path(relative: &str, test: &str) -> Option<PathBuf> {
+    let path = shared().join(relative);
+    if path.exists() {
+        return Some(path);
+    }
+    skip(
+        test,
+        &format!(
+            "needs {} (the shared fixtures and benchmark beside the repository)",
+            path.display()
+        ),
+    );
+    None
+}
+
+/// Whether this CPU has the bf16 path: AVX-512 with AVX512-BF16.
+pub fn cpu_has_bf16() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512bf16")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// The default model, resolved exactly as the job does (fetched on first use).
 pub fn embedder() -> &'static Embedder {
     static EMBEDDER: OnceLock<Embedder> = OnceLock::new();

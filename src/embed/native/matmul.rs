@@ -75,7 +75,8 @@ impl Linear {
     /// same pass over `out` as the bias.
     pub fn forward(&self, x: &[f32], out: &mut [f32], epilogue: Epilogue<'_>) {
         let rows = x.len() / self.inputs;
-        debug_assert_eq!(out.len(), rows * self.outputs);
+        // The product below writes `rows × outputs` through a raw pointer.
+        assert_eq!(out.len(), rows * self.outputs, "output buffer size");
         let gelu = matches!(epilogue, Epilogue::Gelu);
         // The bias the pass after the product adds: none where the kernel
         // already added it to its tiles.
@@ -86,18 +87,10 @@ impl Linear {
                 // strides describe (checked by the lengths above).
                 unsafe {
                     product(
-                        rows,
-                        self.outputs,
-                        self.inputs,
-                        out.as_mut_ptr(),
-                        1,
-                        self.outputs as isize,
-                        x.as_ptr(),
-                        1,
-                        self.inputs as isize,
-                        w.as_ptr(),
-                        1,
-                        self.outputs as isize,
+                        (rows, self.outputs, self.inputs),
+                        Strided::rows(out.as_mut_ptr(), self.outputs),
+                        Strided::rows(x.as_ptr(), self.inputs),
+                        Strided::rows(w.as_ptr(), self.outputs),
                         1.0,
                         parallelism(),
                     );
@@ -149,6 +142,35 @@ pub enum Epilogue<'a> {
     },
 }
 
+/// A matrix operand of [`product`]: its first element, and its column and
+/// row strides.
+#[derive(Clone, Copy)]
+struct Strided<P> {
+    at: P,
+    cs: isize,
+    rs: isize,
+}
+
+impl<P> Strided<P> {
+    /// A row-major matrix: consecutive columns, rows `row_length` apart.
+    fn rows(at: P, row_length: usize) -> Self {
+        Self {
+            at,
+            cs: 1,
+            rs: row_length as isize,
+        }
+    }
+
+    /// The same elements read as the transposed matrix.
+    fn transposed(self) -> Self {
+        Self {
+            at: self.at,
+            cs: self.rs,
+            rs: self.cs,
+        }
+    }
+}
+
 /// `dst = scale·lhs·rhs` for an m×k `lhs` and a k×n `rhs`, each matrix
 /// given by its first element and its column and row strides (as
 /// [`gemm::gemm`] takes them), through the kernel of the instruction-set
@@ -158,36 +180,25 @@ pub enum Epilogue<'a> {
 /// Every element that the sizes and strides describe must be inside its
 /// allocation, the strides must be positive, and `dst` must not overlap
 /// `lhs` or `rhs`.
-#[allow(clippy::too_many_arguments)]
 unsafe fn product(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    dst_cs: isize,
-    dst_rs: isize,
-    lhs: *const f32,
-    lhs_cs: isize,
-    lhs_rs: isize,
-    rhs: *const f32,
-    rhs_cs: isize,
-    rhs_rs: isize,
+    (m, n, k): (usize, usize, usize),
+    dst: Strided<*mut f32>,
+    lhs: Strided<*const f32>,
+    rhs: Strided<*const f32>,
     scale: f32,
     parallelism: gemm::Parallelism,
 ) {
     // The kernels write column-major tiles: a row-major product is run as
     // its transpose, dst' = rhs'·lhs' (what gemm::gemm does first, too).
     #[cfg(target_arch = "x86_64")]
-    let (m, n, dst_cs, dst_rs, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs) =
-        if dst_cs.abs() < dst_rs.abs() {
-            (
-                n, m, dst_rs, dst_cs, rhs, rhs_rs, rhs_cs, lhs, lhs_rs, lhs_cs,
-            )
-        } else {
-            (
-                m, n, dst_cs, dst_rs, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs,
-            )
-        };
+    let (m, n, dst, lhs, rhs) = if dst.cs.abs() < dst.rs.abs() {
+        (n, m, dst.transposed(), rhs.transposed(), lhs.transposed())
+    } else {
+        (m, n, dst, lhs, rhs)
+    };
+    let (dst, dst_cs, dst_rs) = (dst.at, dst.cs, dst.rs);
+    let (lhs, lhs_cs, lhs_rs) = (lhs.at, lhs.cs, lhs.rs);
+    let (rhs, rhs_cs, rhs_rs) = (rhs.at, rhs.cs, rhs.rs);
     // The operands as both entry points take them (`dst` overwritten,
     // nothing conjugated), between the arguments that differ.
     macro_rules! call_with_operands {
@@ -286,18 +297,11 @@ pub fn attention_head(view: &HeadView<'_>, scores: &mut Vec<f32>, out: &mut [f32
     // inside `qkv`, `scores` and `out`.
     unsafe {
         product(
-            len,
-            len,
-            head_dim,
-            scores.as_mut_ptr(),
-            1,
-            len as isize,
-            qkv.as_ptr().add(view.q),
-            1,
-            stride as isize,
-            qkv.as_ptr().add(view.k),
-            stride as isize,
-            1,
+            (len, len, head_dim),
+            Strided::rows(scores.as_mut_ptr(), len),
+            Strided::rows(qkv.as_ptr().add(view.q), stride),
+            // Kᵀ: the keys' rows read as columns.
+            Strided::rows(qkv.as_ptr().add(view.k), stride).transposed(),
             scale,
             gemm::Parallelism::None,
         );
@@ -306,18 +310,10 @@ pub fn attention_head(view: &HeadView<'_>, scores: &mut Vec<f32>, out: &mut [f32
     // SAFETY: as above.
     unsafe {
         product(
-            len,
-            head_dim,
-            len,
-            out.as_mut_ptr(),
-            1,
-            head_dim as isize,
-            scores.as_ptr(),
-            1,
-            len as isize,
-            qkv.as_ptr().add(view.v),
-            1,
-            stride as isize,
+            (len, head_dim, len),
+            Strided::rows(out.as_mut_ptr(), head_dim),
+            Strided::rows(scores.as_ptr(), len),
+            Strided::rows(qkv.as_ptr().add(view.v), stride),
             1.0,
             gemm::Parallelism::None,
         );

@@ -5,18 +5,13 @@
 //! lets an id be handed out twice.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use super::Changes;
 use crate::cluster::WarmStart;
-use crate::output::RUN_JSON;
-
-/// The history's file name in the output folder.
-pub const HISTORY_FILE: &str = "themes_history.json";
-/// The history as it was before the last run rewrote it.
-pub const BACKUP_FILE: &str = "themes_history.previous.json";
+use crate::folder::{OutputFolder, HISTORY, HISTORY_BACKUP, RUN_JSON};
 /// Highest theme id ever handed out: beyond it spreadsheets and JSON
 /// readers lose digits, so a larger one marks a history as broken.
 const MAX_THEME_ID: usize = 1 << 53;
@@ -87,12 +82,11 @@ pub enum Stored {
 }
 
 impl Stored {
-    /// Reads and checks the history in `dir`. A broken one is copied aside
-    /// as `themes_history.json.broken-<unix time>` and recovered from the
-    /// backup and from whatever ids its text still shows.
-    pub fn load(dir: &Path) -> Stored {
-        let path = dir.join(HISTORY_FILE);
-        let Ok(bytes) = std::fs::read(&path) else {
+    /// Reads and checks the history in `folder`. A broken one is copied
+    /// aside as `themes_history.json.broken-<unix time>` and recovered from
+    /// the backup and from whatever ids its text still shows.
+    pub fn load(folder: &OutputFolder) -> Stored {
+        let Some(bytes) = folder.read(HISTORY) else {
             return Stored::Missing;
         };
         let reason = match serde_json::from_slice::<History>(&bytes) {
@@ -102,21 +96,17 @@ impl Stored {
             },
             Err(e) => e.to_string(),
         };
-        let aside = format!("{}.broken-{}", path.display(), unix_time());
-        let kept = match std::fs::copy(&path, &aside) {
-            Ok(_) => format!("kept as {aside}"),
-            Err(e) => format!("could not keep a copy: {e}"),
-        };
-        let backup = std::fs::read(dir.join(BACKUP_FILE))
-            .ok()
+        let kept = folder.keep_broken(HISTORY);
+        let backup = folder
+            .read(HISTORY_BACKUP)
             .and_then(|b| serde_json::from_slice::<History>(&b).ok())
             .filter(|h| h.check().is_ok());
         let floor = salvage_ids(&String::from_utf8_lossy(&bytes))
             .max(backup.as_ref().map_or(1, |h| h.next_theme_id))
-            .max(recorded_next_id(dir));
+            .max(recorded_next_id(folder.read(RUN_JSON)));
         tracing::warn!(
             "{}: broken ({reason}; {kept}); themes start over with ids from {floor} on{}",
-            path.display(),
+            folder.file(HISTORY).display(),
             if backup.is_some() {
                 ", retired ids and first sightings from the backup"
             } else {
@@ -227,20 +217,19 @@ fn salvage_ids(text: &str) -> usize {
         .unwrap_or(1)
 }
 
-/// The next theme id the last run recorded in run.json (written in the
-/// same commit as the history, so it survives a history broken later).
-fn recorded_next_id(dir: &Path) -> usize {
-    std::fs::read(dir.join(RUN_JSON))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|run| run["refresh"]["next_theme_id"].as_u64())
-        .map_or(1, |n| (n as usize).min(MAX_THEME_ID))
+/// What the history reads of run.json: the changes this module recorded
+/// there (see [`Changes`]).
+#[derive(Deserialize)]
+struct RecordedRun {
+    refresh: Changes,
 }
 
-fn unix_time() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+/// The next theme id the last run recorded in run.json (written in the
+/// same commit as the history, so it survives a history broken later).
+fn recorded_next_id(run_json: Option<Vec<u8>>) -> usize {
+    run_json
+        .and_then(|b| serde_json::from_slice::<RecordedRun>(&b).ok())
+        .map_or(1, |run| run.refresh.next_theme_id.min(MAX_THEME_ID))
 }
 
 #[cfg(test)]
@@ -293,16 +282,17 @@ mod tests {
             retired_on: "2026-01-02".into(),
         });
         std::fs::write(
-            dir.path().join(BACKUP_FILE),
+            dir.path().join(HISTORY_BACKUP),
             serde_json::to_vec(&backup).unwrap(),
         )
         .unwrap();
         std::fs::write(
-            dir.path().join(HISTORY_FILE),
+            dir.path().join(HISTORY),
             r#"{"model":"m","next_theme_id":9,"themes":[{"id":8,"#,
         )
         .unwrap();
-        let Stored::Recovered(h) = Stored::load(dir.path()) else {
+        let folder = OutputFolder::open(dir.path()).unwrap();
+        let Stored::Recovered(h) = Stored::load(&folder) else {
             panic!("recovered");
         };
         assert_eq!(h.next_theme_id, 9);

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use ndarray::{ArrayViewMut1, ArrayViewMut2};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::error::{Classified, Fault, Setting};
+
 const APPLICATION: &str = "crossthemes";
 const SCHEMA_VERSION: &str = "2";
 /// Schema 1 keyed vectors by the hash of prompt + text; its first sightings
@@ -41,7 +43,7 @@ pub enum CacheError {
         path: PathBuf,
     },
     /// `--cache` names a folder.
-    #[error("--cache {path} is a folder; give the path of a file (it is created if missing)")]
+    #[error("{path} is a folder; give the path of a file (it is created if missing)")]
     NotAFile {
         /// The folder.
         path: PathBuf,
@@ -52,6 +54,14 @@ pub enum CacheError {
         /// The file.
         path: PathBuf,
     },
+    /// A shard cache beside the cache could not be listed or removed.
+    #[error("{path}: {error} (a shard cache or its folder)")]
+    Shard {
+        /// The shard cache, or the folder searched.
+        path: PathBuf,
+        /// What the system said.
+        error: std::io::Error,
+    },
     /// An unusable cache file could not be renamed out of the way.
     #[error("cache {path}: cannot set the unreadable file aside: {error}")]
     SetAside {
@@ -60,6 +70,19 @@ pub enum CacheError {
         /// What the system said.
         error: std::io::Error,
     },
+}
+
+impl Classified for CacheError {
+    fn fault(&self) -> Fault {
+        match self {
+            CacheError::Busy { .. } => Fault::Busy,
+            CacheError::NotAFile { .. } => Fault::Usage(Some(Setting::Cache)),
+            CacheError::NotAShardCache { .. } => Fault::Usage(None),
+            CacheError::Sqlite { .. } | CacheError::Shard { .. } | CacheError::SetAside { .. } => {
+                Fault::Failure
+            }
+        }
+    }
 }
 
 /// An open embedding cache.

@@ -7,49 +7,26 @@
 //! the file is never read, written or truncated: its lock is all it is for.
 
 use std::fs::{File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use super::FolderError;
 
 /// The lock file's name in the output folder.
-pub const LOCK_FILE: &str = ".crossthemes.lock";
-
-/// Why the output folder could not be locked.
-#[derive(Debug, thiserror::Error)]
-pub enum LockError {
-    /// Another run holds the lock.
-    #[error("{dir} is being written by another crossthemes run; try again when it has finished")]
-    Busy {
-        /// The output folder.
-        dir: PathBuf,
-    },
-    /// The lock file is a link, a folder or a device.
-    #[error("{path} is not a regular file (a symbolic link, a folder or a device); remove it and run again")]
-    NotAFile {
-        /// The lock file.
-        path: PathBuf,
-    },
-    /// The lock file could not be opened or locked.
-    #[error("{path}: cannot lock: {error}")]
-    Io {
-        /// The lock file.
-        path: PathBuf,
-        /// What the system said.
-        error: std::io::Error,
-    },
-}
+const LOCK_FILE: &str = ".crossthemes.lock";
 
 /// Held for the whole run; dropping it releases the lock.
-pub struct OutputLock {
+pub struct Lock {
     _file: File,
 }
 
 /// Takes the output folder's lock, or says who has it.
-pub fn acquire(dir: &Path) -> Result<OutputLock, LockError> {
+pub fn acquire(dir: &Path) -> Result<Lock, FolderError> {
     let path = dir.join(LOCK_FILE);
-    let io = |error| LockError::Io {
+    let io = |error| FolderError::Lock {
         path: path.clone(),
         error,
     };
-    let not_a_file = || LockError::NotAFile { path: path.clone() };
+    let not_a_file = || FolderError::LockNotAFile { path: path.clone() };
     if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.file_type().is_file()) {
         return Err(not_a_file());
     }
@@ -73,8 +50,8 @@ pub fn acquire(dir: &Path) -> Result<OutputLock, LockError> {
         return Err(not_a_file());
     }
     match file.try_lock() {
-        Ok(()) => Ok(OutputLock { _file: file }),
-        Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Busy {
+        Ok(()) => Ok(Lock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(FolderError::Busy {
             dir: dir.to_path_buf(),
         }),
         Err(std::fs::TryLockError::Error(e)) => Err(io(e)),

@@ -12,6 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use super::cache::{CacheError, EmbeddingCache};
+
 /// One share of the paragraphs: `index` of `count`, 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
@@ -61,8 +63,37 @@ fn file_stem(cache: &Path) -> String {
         .map_or_else(|| "cache".into(), |s| s.to_string_lossy().into_owned())
 }
 
+/// Moves the vectors of finished `crossthemes embed --shard` runs into the
+/// main cache at `path`; each shard file is removed once its vectors are
+/// committed.
+pub fn absorb_waiting(cache: &mut EmbeddingCache, path: &Path) -> Result<(), CacheError> {
+    let shard_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| CacheError::Shard { path, error }
+    };
+    let folder = path.parent().unwrap_or(Path::new("."));
+    for file in waiting(path).map_err(shard_error(folder))? {
+        let added = cache.absorb(&file)?;
+        tracing::info!("took {added} new vectors from {}", file.display());
+        std::fs::remove_file(&file).map_err(shard_error(&file))?;
+    }
+    Ok(())
+}
+
+/// Opens (or creates) the shard cache at `path`, and its folder with it:
+/// a shard may run before the job has ever made its output folder.
+pub fn open_cache(path: &Path) -> Result<EmbeddingCache, CacheError> {
+    if let Some(folder) = path.parent().filter(|f| !f.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|error| CacheError::Shard {
+            path: folder.to_path_buf(),
+            error,
+        })?;
+    }
+    EmbeddingCache::open(path)
+}
+
 /// The shard cache files waiting beside the main cache `cache`, by name.
-pub fn waiting(cache: &Path) -> std::io::Result<Vec<PathBuf>> {
+fn waiting(cache: &Path) -> std::io::Result<Vec<PathBuf>> {
     let prefix = format!("{}.shard-", file_stem(cache));
     let folder = match cache.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

@@ -1,0 +1,178 @@
+//! Vectors through the cache: the one way the job gets the model's vectors,
+//! for paragraphs and for label candidates alike. Whatever the cache holds
+//! for this model is taken from it; only the rest is embedded, and it is
+//! committed to the cache chunk by chunk, so a killed run keeps most of its
+//! work. The cache also remembers the day each paragraph was first seen.
+
+use ndarray::Array2;
+
+use super::cache::{CacheError, EmbeddingCache};
+use super::{EmbedError, EmbedStats, Embedder};
+use crate::ingest::{text_key, Paragraph};
+
+/// New texts are embedded and committed to the cache in chunks this size.
+const CACHE_CHUNK: usize = 256;
+
+/// A corpus's vectors and what it took to get them.
+pub struct Vectors {
+    /// One unit row per paragraph, in the order given.
+    pub vectors: Array2<f32>,
+    /// What the model did.
+    pub stats: EmbedStats,
+    /// How many came from the cache.
+    pub reused: usize,
+}
+
+/// The model with the cache in front of it.
+pub struct CachedEmbedder<'e> {
+    embedder: &'e Embedder,
+    cache: EmbeddingCache,
+}
+
+/// Texts to embed through the cache: their keys, their texts, and how a
+/// message names each.
+struct Keyed<'a> {
+    /// What the items are, plural ("paragraphs").
+    noun: &'a str,
+    keys: Vec<&'a str>,
+    texts: Vec<&'a str>,
+    name: &'a dyn Fn(usize) -> String,
+}
+
+impl<'e> CachedEmbedder<'e> {
+    /// Puts `cache` in front of `embedder`.
+    pub fn new(embedder: &'e Embedder, cache: EmbeddingCache) -> Self {
+        Self { embedder, cache }
+    }
+
+    /// The model behind the cache.
+    pub fn embedder(&self) -> &'e Embedder {
+        self.embedder
+    }
+
+    /// The vectors of `paragraphs`; `progress` hears how many are done.
+    pub fn paragraphs(
+        &mut self,
+        paragraphs: &[&Paragraph],
+        progress: &dyn Fn(usize),
+    ) -> Result<Vectors, EmbedError> {
+        let name = |i: usize| format!("{} paragraph {}", paragraphs[i].file, paragraphs[i].number);
+        let items = Keyed {
+            noun: "paragraphs",
+            keys: paragraphs.iter().map(|p| p.key.as_str()).collect(),
+            texts: paragraphs.iter().map(|p| p.text.as_str()).collect(),
+            name: &name,
+        };
+        self.embed_keyed(&items, progress)
+    }
+
+    /// The vectors of label candidates, cached under keys of their own.
+    pub fn terms(&mut self, terms: &[String]) -> Result<Array2<f32>, EmbedError> {
+        let keys: Vec<String> = terms
+            .iter()
+            .map(|t| text_key(&format!("term\u{0}{t}")))
+            .collect();
+        let name = |i: usize| format!("label candidate {:?}", terms[i]);
+        let items = Keyed {
+            noun: "label candidates",
+            keys: keys.iter().map(String::as_str).collect(),
+            texts: terms.iter().map(String::as_str).collect(),
+            name: &name,
+        };
+        Ok(self.embed_keyed(&items, &|_| {})?.vectors)
+    }
+
+    /// The day each paragraph was first seen, where the cache knows it.
+    pub fn first_seen(&self, paragraphs: &[Paragraph]) -> Result<Vec<Option<String>>, CacheError> {
+        let keys: Vec<&str> = paragraphs.iter().map(|p| p.key.as_str()).collect();
+        self.cache.first_seen(&keys)
+    }
+
+    /// Records the paragraphs seen for the first time on `day`; called once
+    /// their run's report files are in place, so that a run that fails
+    /// leaves them new for the next one.
+    pub fn remember_new(&mut self, paragraphs: &[Paragraph], day: &str) -> Result<(), CacheError> {
+        let new: Vec<&str> = paragraphs
+            .iter()
+            .filter(|p| p.is_new)
+            .map(|p| p.key.as_str())
+            .collect();
+        self.cache.mark_seen(&new, day)
+    }
+
+    /// Embeds `items`, taking every vector the cache has for this model and
+    /// embedding (and caching, chunk by chunk) only the rest.
+    fn embed_keyed(
+        &mut self,
+        items: &Keyed,
+        progress: &dyn Fn(usize),
+    ) -> Result<Vectors, EmbedError> {
+        let model = self.embedder.identity();
+        let keys = &items.keys;
+        let mut vectors = Array2::<f32>::zeros((keys.len(), self.embedder.dimension()));
+        let cached = self.cache.lookup_into(&model, keys, vectors.view_mut())?;
+        let missing: Vec<usize> = (0..keys.len()).filter(|&i| !cached[i]).collect();
+        let reused = keys.len() - missing.len();
+        tracing::info!(
+            "embedding {} new {} ({reused} from the cache)",
+            missing.len(),
+            items.noun
+        );
+        let mut stats = EmbedStats::default();
+        for chunk in missing.chunks(CACHE_CHUNK) {
+            let done_before = stats.texts;
+            let chunk_progress = |done| progress(reused + done_before + done);
+            let embedded = self.embed_chunk(items, chunk, &model, &chunk_progress)?;
+            for (&i, row) in chunk.iter().zip(embedded.vectors.rows()) {
+                vectors.row_mut(i).assign(&row);
+            }
+            stats += embedded.stats;
+        }
+        progress(keys.len());
+        Ok(Vectors {
+            vectors,
+            stats,
+            reused,
+        })
+    }
+
+    /// Embeds the items at `chunk` and commits their vectors to the cache.
+    fn embed_chunk(
+        &mut self,
+        items: &Keyed,
+        chunk: &[usize],
+        model: &str,
+        progress: &dyn Fn(usize),
+    ) -> Result<Vectors, EmbedError> {
+        let texts: Vec<&str> = chunk.iter().map(|&i| items.texts[i]).collect();
+        let name = |index: usize| (items.name)(chunk[index]);
+        let (embedded, mut stats) =
+            self.embedder
+                .embed(&texts, progress)
+                .map_err(|error| match error {
+                    EmbedError::NonFinite { index } => EmbedError::InText {
+                        what: name(index),
+                        error: Box::new(error),
+                    },
+                    other => other,
+                })?;
+        for index in std::mem::take(&mut stats.cut_texts) {
+            tracing::warn!(
+                "{}: longer than --max-paragraph-tokens {}; only its start is embedded",
+                name(index),
+                self.embedder.max_tokens()
+            );
+        }
+        let rows: Vec<(&str, &[f32])> = chunk
+            .iter()
+            .zip(embedded.rows())
+            .map(|(&i, row)| (items.keys[i], row.to_slice().expect("rows are contiguous")))
+            .collect();
+        self.cache.store(model, &rows)?;
+        Ok(Vectors {
+            vectors: embedded,
+            stats,
+            reused: 0,
+        })
+    }
+}

@@ -1,0 +1,277 @@
+//! The job: runs the stages in order on one configuration, from the article
+//! files to the report files.
+//!
+//! output folder opened → ingest → language → embed (through the cache) →
+//! cluster → describe → theme ids → output (one set, committed in the
+//! folder) → first sightings remembered in the cache. Each stage's room
+//! owns its work; this module only hands results from one to the next.
+
+mod error;
+mod record;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+
+use crate::cluster::{self, ClusterError, ClusterOptions, Clustering, Debias, KChoice};
+use crate::describe::{self, Labelling};
+use crate::embed::cache::EmbeddingCache;
+use crate::embed::shard::{self, Shard};
+use crate::embed::{CachedEmbedder, DeviceChoice, EmbedOptions, EmbedStats, Embedder};
+use crate::folder::OutputFolder;
+use crate::ingest::{self, Corpus, Paragraph};
+use crate::language::{self, Allowed};
+use crate::model::ModelStore;
+use crate::progress::Progress;
+use crate::run_record::Stopwatch;
+use crate::themes::{self, Identified, Previous};
+pub use error::JobError;
+
+/// Everything one run of the job needs to know, settled from the flags.
+#[derive(Debug, Clone)]
+pub struct JobConfig {
+    /// Article files or folders.
+    pub inputs: Vec<PathBuf>,
+    /// Folder of the report files.
+    pub output: PathBuf,
+    /// The embedding cache.
+    pub cache: PathBuf,
+    /// How many themes.
+    pub k: KChoice,
+    /// k-means seed.
+    pub seed: u64,
+    /// How the language signal is removed.
+    pub debias: Debias,
+    /// Also write embeddings.npy.
+    pub save_embeddings: bool,
+    /// Ignore the previous runs' themes.
+    pub rebuild: bool,
+    /// The languages detection may choose from.
+    pub languages: Allowed,
+    /// The language of labels and keywords (default: English where the
+    /// corpus has it, else its most common language).
+    pub label_language: Option<String>,
+    /// Which model, and how it runs.
+    pub model: ModelConfig,
+    /// Whether progress bars are drawn.
+    pub progress: Progress,
+}
+
+/// Which model to load and how to run it.
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    /// Hugging Face repo id or local model directory.
+    pub spec: String,
+    /// The model store.
+    pub models_dir: PathBuf,
+    /// Where the model runs.
+    pub device: DeviceChoice,
+    /// Batch size, precision and engine.
+    pub options: EmbedOptions,
+}
+
+impl ModelConfig {
+    /// Finds the model (fetching it if need be) and loads it.
+    pub fn load(&self) -> Result<Embedder, JobError> {
+        let model = ModelStore::new(&self.models_dir).resolve(&self.spec)?;
+        Ok(Embedder::load(model, self.device, self.options.clone())?)
+    }
+}
+
+/// What it took to get a corpus's vectors, and the copy of them that
+/// `--save-embeddings` writes (the clustering turns the vectors themselves
+/// into its corrected ones, so without the flag they exist once).
+struct Embedded {
+    stats: EmbedStats,
+    reused: usize,
+    saved: Option<Array2<f32>>,
+}
+
+/// Runs the whole job once; the report files are all replaced, or none.
+pub fn run(config: &JobConfig) -> Result<(), JobError> {
+    let mut clock = Stopwatch::start();
+    let today = clock.today();
+    let folder = OutputFolder::open(&config.output)?;
+    let mut cache = EmbeddingCache::open(&config.cache)?;
+    shard::absorb_waiting(&mut cache, &config.cache)?;
+
+    let mut corpus = read(config)?;
+    clock.lap("ingest");
+    let languages = language::identify(&mut corpus.paragraphs, &config.languages);
+    let label_language =
+        describe::label_language(&corpus.paragraphs, config.label_language.as_deref())?;
+    clock.lap("language");
+    let embedder = config.model.load()?;
+    clock.lap("model_load");
+    let previous = Previous::load(&folder, &embedder.identity(), config.rebuild);
+    let mut cached = CachedEmbedder::new(&embedder, cache);
+    let (vectors, embedded) = embed(config, &mut cached, &previous, &mut corpus, &today)?;
+    clock.lap("embed");
+    let options = previous.cluster_options(config.cluster_options(), corpus.paragraphs.len());
+    let clustering = cluster(config, &options, vectors, &mut corpus)?;
+    clock.lap("cluster");
+    let labelling = Labelling {
+        language: &label_language,
+        embedder: &mut cached,
+    };
+    let themes = describe::describe(&corpus.paragraphs, &clustering, labelling)?;
+    clock.lap("describe");
+    let identified = themes::identify(
+        &previous,
+        &clustering,
+        options.k,
+        themes,
+        &mut corpus.paragraphs,
+        &today,
+    );
+    let stages = record::Stages {
+        corpus: &corpus,
+        label_language: &label_language,
+        languages,
+        embedder: &embedder,
+        embedded: &embedded,
+        clustering: &clustering,
+    };
+    let written = write::report_files(
+        &folder,
+        config,
+        &mut clock,
+        &stages,
+        (&previous, &identified),
+    )?;
+    log_written(config, &written, &identified, &corpus);
+    cached.remember_new(&corpus.paragraphs, &today)?;
+    Ok(())
+}
+
+impl JobConfig {
+    fn cluster_options(&self) -> ClusterOptions {
+        ClusterOptions {
+            k: self.k,
+            seed: self.seed,
+            debias: self.debias,
+            ..Default::default()
+        }
+    }
+}
+
+/// `crossthemes embed --shard I/N`: reads the whole corpus, embeds the
+/// paragraphs of share I into the shard's own cache file, and writes
+/// nothing else.
+pub fn embed_shard(
+    inputs: &[PathBuf],
+    cache: &Path,
+    shard: Shard,
+    model: &ModelConfig,
+    progress: Progress,
+) -> Result<(), JobError> {
+    let corpus = ingest::read_corpus(inputs)?;
+    let mine: Vec<&Paragraph> = corpus
+        .paragraphs
+        .iter()
+        .filter(|p| shard.owns(&p.key))
+        .collect();
+    let path = shard.cache_path(cache);
+    let shard_cache = shard::open_cache(&path)?;
+    let embedder = model.load()?;
+    let mut cached = CachedEmbedder::new(&embedder, shard_cache);
+    let bar = progress.bar(mine.len(), "embedding");
+    let done = cached.paragraphs(&mine, &|done| bar.step(done))?;
+    tracing::info!(
+        "shard {shard}: {} of {} paragraphs; {} embedded, {} already there; cache {}",
+        mine.len(),
+        corpus.paragraphs.len(),
+        done.stats.texts,
+        done.reused,
+        path.display()
+    );
+    Ok(())
+}
+
+fn read(config: &JobConfig) -> Result<Corpus, JobError> {
+    let corpus = ingest::read_corpus(&config.inputs)?;
+    tracing::info!(
+        "read {} files: {} paragraphs, {} pieces left out as junk",
+        corpus.files.len(),
+        corpus.paragraphs.len(),
+        corpus.skipped.values().sum::<usize>()
+    );
+    if let KChoice::Fixed(k) = config.k {
+        // Refused before the model loads and embeds for minutes.
+        if k > corpus.paragraphs.len() {
+            return Err(ClusterError::KTooLarge {
+                k,
+                paragraphs: corpus.paragraphs.len(),
+            }
+            .into());
+        }
+    }
+    Ok(corpus)
+}
+
+/// The corpus's vectors through the cache, with the day each paragraph was
+/// first seen filled in.
+fn embed(
+    config: &JobConfig,
+    cached: &mut CachedEmbedder,
+    previous: &Previous,
+    corpus: &mut Corpus,
+    today: &str,
+) -> Result<(Array2<f32>, Embedded), JobError> {
+    let bar = config.progress.bar(corpus.paragraphs.len(), "embedding");
+    let all: Vec<&Paragraph> = corpus.paragraphs.iter().collect();
+    let done = cached.paragraphs(&all, &|done| bar.step(done))?;
+    let seen = cached.first_seen(&corpus.paragraphs)?;
+    previous.date_sightings(&mut corpus.paragraphs, seen, today);
+    let saved = config.save_embeddings.then(|| done.vectors.clone());
+    Ok((
+        done.vectors,
+        Embedded {
+            stats: done.stats,
+            reused: done.reused,
+            saved,
+        },
+    ))
+}
+
+fn cluster(
+    config: &JobConfig,
+    options: &ClusterOptions,
+    vectors: Array2<f32>,
+    corpus: &mut Corpus,
+) -> Result<Clustering, JobError> {
+    let languages: Vec<&str> = corpus
+        .paragraphs
+        .iter()
+        .map(|p| p.language.as_str())
+        .collect();
+    let clustering = {
+        let _spinner = config.progress.spinner("clustering");
+        cluster::cluster(vectors, &languages, options)?
+    };
+    clustering.record_similarities(&mut corpus.paragraphs);
+    tracing::info!(
+        "{} themes ({})",
+        clustering.k(),
+        clustering.selection.method
+    );
+    Ok(clustering)
+}
+
+fn log_written(config: &JobConfig, written: &[PathBuf], identified: &Identified, corpus: &Corpus) {
+    let cross = identified
+        .themes
+        .iter()
+        .filter(|t| t.theme.languages.iter().filter(|(_, n)| *n >= 2).count() >= 2)
+        .count();
+    let new = corpus.paragraphs.iter().filter(|p| p.is_new).count();
+    tracing::info!(
+        "wrote {} files to {}: {} themes, {} of them with two or more languages; {} new paragraphs",
+        written.len(),
+        config.output.display(),
+        identified.themes.len(),
+        cross,
+        new
+    );
+}

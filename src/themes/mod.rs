@@ -1,0 +1,345 @@
+//! Theme identity across runs: what makes scheduled runs stable. Each run's
+//! themes are matched one-to-one to the last run's by centroid similarity
+//! (`matching`); a matched theme keeps its id, a new one gets an id never
+//! used before, and the last run's unmatched themes retire. The history
+//! beside the report files (`history`) carries ids, centroids and first
+//! sightings from run to run.
+
+mod history;
+mod matching;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::{ClusterOptions, Clustering, KChoice};
+use crate::describe::{NamedTheme, Theme};
+use crate::folder::{OutputFolder, HISTORY, HISTORY_BACKUP};
+use crate::ingest::Paragraph;
+pub use history::RetiredTheme;
+use history::{History, Stored, ThemeRecord};
+use matching::match_centroids;
+
+/// `--k auto` keeps the last run's number of themes while the corpus stays
+/// within this factor of the size it was chosen for.
+const K_KEPT_WITHIN: f64 = 1.5;
+
+/// What changed since the last run, as run.json records it (and as the
+/// next run reads it back: see `history`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Changes {
+    /// Whether `--rebuild` was given.
+    pub rebuild: bool,
+    /// Themes of the last run this run built on.
+    pub previous_themes: usize,
+    /// Paragraphs no earlier run saw.
+    pub new_paragraphs: usize,
+    /// Themes of the last run that have no successor.
+    pub themes_retired: Vec<RetiredTheme>,
+    /// The id the next new theme will get: every id below it is taken.
+    pub next_theme_id: usize,
+}
+
+/// What earlier runs left in the output folder, and whether their themes
+/// count for this run.
+pub struct Previous {
+    stored: Stored,
+    /// False on a first run, with `--rebuild`, after a model change and
+    /// after a broken history: themes then start over, but ids are still
+    /// never reused.
+    themes_count: bool,
+    model: String,
+}
+
+impl Previous {
+    /// Reads the history in `folder` for a run of the model `model`.
+    pub fn load(folder: &OutputFolder, model: &str, rebuild: bool) -> Self {
+        let stored = Stored::load(folder);
+        let themes_count = match &stored {
+            Stored::Sound(..) if rebuild => {
+                tracing::info!("--rebuild: themes start over");
+                false
+            }
+            Stored::Sound(h, _) if h.model != model => {
+                tracing::warn!("the model changed since the last run; themes start over");
+                false
+            }
+            Stored::Sound(h, _) => !h.themes.is_empty(),
+            Stored::Missing | Stored::Recovered(_) => false,
+        };
+        Self {
+            stored,
+            themes_count,
+            model: model.to_string(),
+        }
+    }
+
+    fn history(&self) -> Option<&History> {
+        self.stored.history().filter(|_| self.themes_count)
+    }
+
+    /// Themes of the last run that this run builds on.
+    pub fn theme_count(&self) -> usize {
+        self.history().map_or(0, |h| h.themes.len())
+    }
+
+    /// How this run clusters `paragraphs` paragraphs: k-means starts from the
+    /// last run's end state, and `--k auto` keeps the last run's number of
+    /// themes while the corpus has not grown or shrunk by more than half
+    /// since that number was chosen (`--rebuild` chooses again).
+    pub fn cluster_options(
+        &self,
+        mut options: ClusterOptions,
+        paragraphs: usize,
+    ) -> ClusterOptions {
+        let Some(h) = self.history() else {
+            return options;
+        };
+        options.init = h.warm_start();
+        if options.k == KChoice::Auto && h.themes.len() <= paragraphs {
+            let basis = h.k_chosen_for.unwrap_or(h.paragraph_themes.len()).max(1);
+            let ratio = paragraphs as f64 / basis as f64;
+            if (1.0 / K_KEPT_WITHIN..=K_KEPT_WITHIN).contains(&ratio) {
+                options.k = KChoice::Kept(h.themes.len());
+            } else {
+                tracing::info!(
+                    "{paragraphs} paragraphs where k was chosen for {basis}: --k auto chooses again"
+                );
+            }
+        }
+        options
+    }
+
+    /// Fills in when each paragraph was first seen: `cached[i]` where the
+    /// cache remembers it, else where the history does, else `today` (and
+    /// then the paragraph is new).
+    pub fn date_sightings(
+        &self,
+        paragraphs: &mut [Paragraph],
+        cached: Vec<Option<String>>,
+        today: &str,
+    ) {
+        let remembered = self.stored.history().map(|h| &h.paragraph_first_seen);
+        for (p, day) in paragraphs.iter_mut().zip(cached) {
+            let day = day.or_else(|| remembered?.get(&p.key).cloned());
+            p.is_new = day.is_none();
+            p.first_seen = day.unwrap_or_else(|| today.to_string());
+        }
+    }
+
+    /// The files to commit with the report: the new history, and the one it
+    /// replaces as the backup (a broken one is never made the backup).
+    pub fn history_files(
+        &self,
+        next: &History,
+    ) -> Result<Vec<(&'static str, Vec<u8>)>, serde_json::Error> {
+        let mut bytes = serde_json::to_vec(next)?;
+        bytes.push(b'\n');
+        let mut files = vec![(HISTORY, bytes)];
+        if let Stored::Sound(_, old) = &self.stored {
+            files.push((HISTORY_BACKUP, old.clone()));
+        }
+        Ok(files)
+    }
+}
+
+/// This run's themes with their stable ids, and what the next run needs.
+pub struct Identified {
+    /// The themes in order of their ids.
+    pub themes: Vec<NamedTheme>,
+    /// Themes of the last run that have no successor in this one.
+    pub retired_now: Vec<RetiredTheme>,
+    /// The history to store beside the report files.
+    history: History,
+}
+
+impl Identified {
+    /// The id the next new theme will get.
+    pub fn next_theme_id(&self) -> usize {
+        self.history.next_theme_id
+    }
+
+    /// The history files to commit with the report.
+    pub fn history_files(
+        &self,
+        previous: &Previous,
+    ) -> Result<Vec<(&'static str, Vec<u8>)>, serde_json::Error> {
+        previous.history_files(&self.history)
+    }
+}
+
+/// Gives each theme its stable id: a theme matched to one of the last run's
+/// keeps that id, others get ids never used before, and the last run's
+/// themes left unmatched retire (all of them when its themes do not count).
+/// Fills in each paragraph's theme id. `k` is how this run's k was set.
+pub fn identify(
+    previous: &Previous,
+    clustering: &Clustering,
+    k: KChoice,
+    themes: Vec<Theme>,
+    paragraphs: &mut [Paragraph],
+    today: &str,
+) -> Identified {
+    let stored = previous.stored.history();
+    let old: Vec<&ThemeRecord> = stored
+        .map(|h| h.themes.iter().collect())
+        .unwrap_or_default();
+    let matches = if previous.themes_count {
+        match_centroids(&old, clustering.centroids.view())
+    } else {
+        vec![None; clustering.k()]
+    };
+    let mut next_id = stored.map_or(1, |h| h.next_theme_id);
+    let ids: Vec<usize> = matches
+        .iter()
+        .map(|m| match m {
+            Some(j) => old[*j].id,
+            None => {
+                next_id += 1;
+                next_id - 1
+            }
+        })
+        .collect();
+    let last_themes = previous.history().map(|h| &h.paragraph_themes);
+    let mut named: Vec<NamedTheme> = themes
+        .into_iter()
+        .map(|theme| {
+            let cluster = theme.cluster;
+            let matched = matches[cluster].map(|j| old[j]);
+            let members = || {
+                paragraphs
+                    .iter()
+                    .zip(&clustering.labels)
+                    .filter(move |(_, &l)| l == cluster)
+                    .map(|(p, _)| p)
+            };
+            let came_from = last_themes.and_then(|last| dominant_source(members(), last));
+            NamedTheme {
+                id: ids[cluster],
+                first_seen: matched.map_or_else(|| today.to_string(), |t| t.first_seen.clone()),
+                new_paragraphs: members().filter(|p| p.is_new).count(),
+                previous_theme: previous_theme(matched, came_from, ids[cluster], &theme, &old),
+                theme,
+            }
+        })
+        .collect();
+    for (p, &label) in paragraphs.iter_mut().zip(&clustering.labels) {
+        p.theme = ids[label];
+    }
+
+    let retired_now = retire(&old, &matches, today);
+    let k_chosen_for = match k {
+        KChoice::Kept(_) => previous.history().and_then(|h| h.k_chosen_for),
+        KChoice::Auto | KChoice::Fixed(_) => Some(paragraphs.len()),
+    };
+    let history = next_history(
+        previous,
+        &named,
+        clustering,
+        paragraphs,
+        &retired_now,
+        (next_id, k_chosen_for),
+    );
+    named.sort_by_key(|t| t.id);
+    Identified {
+        themes: named,
+        retired_now,
+        history,
+    }
+}
+
+/// The last run's themes that no theme of this run matched.
+fn retire(old: &[&ThemeRecord], matches: &[Option<usize>], today: &str) -> Vec<RetiredTheme> {
+    let matched: Vec<usize> = matches.iter().flatten().copied().collect();
+    (0..old.len())
+        .filter(|j| !matched.contains(j))
+        .map(|j| RetiredTheme {
+            id: old[j].id,
+            label: old[j].label.clone(),
+            first_seen: old[j].first_seen.clone(),
+            retired_on: today.to_string(),
+        })
+        .collect()
+}
+
+/// What this run leaves for the next one.
+fn next_history(
+    previous: &Previous,
+    named: &[NamedTheme],
+    clustering: &Clustering,
+    paragraphs: &[Paragraph],
+    retired_now: &[RetiredTheme],
+    (next_theme_id, k_chosen_for): (usize, Option<usize>),
+) -> History {
+    let mut retired: Vec<RetiredTheme> = previous
+        .stored
+        .history()
+        .map(|h| h.retired.clone())
+        .unwrap_or_default();
+    retired.extend(retired_now.iter().cloned());
+    History {
+        model: previous.model.clone(),
+        next_theme_id,
+        themes: named
+            .iter()
+            .map(|t| ThemeRecord {
+                id: t.id,
+                label: t.theme.label.clone(),
+                first_seen: t.first_seen.clone(),
+                centroid: clustering.centroids.row(t.theme.cluster).to_vec(),
+                start: clustering
+                    .warm_start
+                    .centroids
+                    .row(t.theme.cluster)
+                    .to_vec(),
+            })
+            .collect(),
+        retired,
+        paragraph_themes: paragraphs
+            .iter()
+            .map(|p| (p.key.clone(), p.theme))
+            .collect(),
+        paragraph_first_seen: paragraphs
+            .iter()
+            .map(|p| (p.key.clone(), p.first_seen.clone()))
+            .collect(),
+        k_chosen_for,
+        language_offsets: clustering.warm_start.offsets.clone(),
+    }
+}
+
+/// The last run's theme that most of `members` were in (ties: the lowest id).
+fn dominant_source<'p>(
+    members: impl Iterator<Item = &'p Paragraph>,
+    last_themes: &BTreeMap<String, usize>,
+) -> Option<usize> {
+    let mut sources: BTreeMap<usize, usize> = BTreeMap::new();
+    for p in members {
+        if let Some(&old_id) = last_themes.get(&p.key) {
+            *sources.entry(old_id).or_default() += 1;
+        }
+    }
+    sources
+        .iter()
+        .max_by_key(|(id, n)| (**n, std::cmp::Reverse(**id)))
+        .map(|(id, _)| *id)
+}
+
+/// "4 (old label)" where a theme kept its id under a new label, or took
+/// most of its paragraphs from another theme; empty otherwise.
+fn previous_theme(
+    matched: Option<&ThemeRecord>,
+    came_from: Option<usize>,
+    id: usize,
+    theme: &Theme,
+    old: &[&ThemeRecord],
+) -> String {
+    match (matched, came_from) {
+        (Some(m), _) if m.label != theme.label => format!("{} ({})", m.id, m.label),
+        (_, Some(d)) if d != id => match old.iter().find(|t| t.id == d) {
+            Some(t) => format!("{} ({})", t.id, t.label),
+            None => d.to_string(),
+        },
+        _ => String::new(),
+    }
+}
