@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::cluster::{Debias, KSelection};
 use crate::embed::{EmbedStats, Precision};
-use crate::ingest::SkipReason;
+use crate::ingest::{FileSkip, SkipReason};
 use crate::themes::Changes;
 
 /// Everything run.json says about a run.
@@ -53,6 +53,8 @@ pub struct RunRecord {
     pub files: Vec<String>,
     /// Files that needed a legacy encoding, with the encoding used.
     pub decoded_as: BTreeMap<String, String>,
+    /// Files that could not be read, by reason.
+    pub files_unread: BTreeMap<FileSkip, Vec<String>>,
     /// Seconds per stage.
     pub timings_seconds: BTreeMap<String, f64>,
     /// Peak resident memory of the process during each stage, in MB (Linux

@@ -197,3 +197,37 @@ fn the_command_line_stays_thin() {
     let main = std::fs::read_to_string(src().join("main.rs")).unwrap();
     assert!(main.lines().count() <= 5, "main.rs only calls cli::main");
 }
+
+/// The README stays a front door (the measurements live in
+/// docs/benchmarks.md, the map of the code in ARCHITECTURE.md), and it
+/// names every flag the binary takes.
+#[test]
+fn the_readme_is_short_and_names_every_flag() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(lines <= 350, "README.md has {lines} lines");
+    for doc in ["docs/benchmarks.md", "ARCHITECTURE.md"] {
+        assert!(root.join(doc).is_file(), "{doc}");
+    }
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_crossthemes"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let flags: BTreeSet<&str> = help
+        .split_whitespace()
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .map(|w| w.trim_end_matches([',', '.', ']']))
+        .filter(|w| !["--help", "--version"].contains(w))
+        .collect();
+    assert!(flags.len() > 10, "{flags:?}");
+    let missing: Vec<&&str> = flags
+        .iter()
+        .filter(|f| !readme.contains(&format!("`{f}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "flags the README does not name: {missing:?}"
+    );
+}

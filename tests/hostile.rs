@@ -210,20 +210,43 @@ fn first_seen_days_survive_a_lost_cache() {
 }
 
 /// Runs twice to have a history and its backup, breaks the history with
-/// `break_it`, runs again: no id seen before comes back as a new theme.
+/// `break_it`, runs again: the themes of the run before come back from the
+/// backup with their ids and first days, the backup itself is kept as it
+/// was, and no id seen before comes back as a new theme.
 fn ids_survive(break_it: &dyn Fn(&Path)) {
     let input = small_input();
     let output = tempfile::tempdir().unwrap();
     job_ok(input.path(), output.path(), &["--quiet", "--k", "2"]);
     job_ok(input.path(), output.path(), &["--quiet", "--k", "3"]);
     let before = ids_ever(output.path());
+    let backup_path = output.path().join("themes_history.previous.json");
+    let backup = std::fs::read(&backup_path).unwrap();
+    let backup_themes: BTreeSet<u64> = serde_json::from_slice::<serde_json::Value>(&backup)
+        .unwrap()["themes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_u64().unwrap())
+        .collect();
     break_it(&output.path().join("themes_history.json"));
     let out = job_ok(input.path(), output.path(), &["--k", "3"]);
     assert_mentions(&out, "themes_history.json");
+    assert_mentions(&out, "restored");
     let now = theme_ids(output.path());
+    let highest = *before.iter().max().unwrap();
     assert!(
-        now.iter().all(|id| id > before.iter().max().unwrap()),
-        "new ids {now:?} after {before:?}"
+        now.iter()
+            .all(|id| backup_themes.contains(id) || *id > highest),
+        "ids {now:?} after {before:?} (backup's themes {backup_themes:?})"
+    );
+    assert!(
+        !now.is_disjoint(&backup_themes),
+        "the backup's themes keep their ids: {now:?} {backup_themes:?}"
+    );
+    assert_eq!(
+        std::fs::read(&backup_path).unwrap(),
+        backup,
+        "a run on a restored history leaves the good backup as it was"
     );
     let kept = file_names(output.path())
         .iter()
@@ -342,7 +365,7 @@ fn auto_k_is_chosen_again_when_the_corpus_grows_a_lot() {
 }
 
 #[test]
-fn binary_data_without_nul_bytes_is_refused_by_name() {
+fn binary_data_without_nul_bytes_is_left_out_by_name() {
     let input = small_input();
     // Bytes 1 to 127 only: valid UTF-8, but a quarter control characters.
     let noise: Vec<u8> = (0..4096u32)
@@ -350,9 +373,19 @@ fn binary_data_without_nul_bytes_is_refused_by_name() {
         .collect();
     std::fs::write(input.path().join("photo.txt"), noise).unwrap();
     let output = tempfile::tempdir().unwrap();
-    let out = job(input.path(), output.path(), &[]);
-    assert_error(&out, 2, "photo.txt");
+    let out = job_ok(input.path(), output.path(), &[]);
+    assert_mentions(&out, "photo.txt: not read");
     assert_mentions(&out, "control characters");
+    let run = run_json(output.path());
+    assert_eq!(
+        run["files_unread"]["not_text"],
+        serde_json::json!(["photo.txt"])
+    );
+    assert_error(
+        &job(input.path(), output.path(), &["--strict"]),
+        2,
+        "photo.txt",
+    );
 }
 
 #[test]
@@ -522,8 +555,310 @@ fn a_failed_run_leaves_the_previous_report_whole() {
         .collect();
     let before: Vec<Vec<u8>> = names.iter().map(|p| std::fs::read(p).unwrap()).collect();
     std::fs::write(input.path().join("bad.txt"), b"\x00\x01binary").unwrap();
-    assert_error(&job(input.path(), output.path(), &[]), 2, "bad.txt");
+    assert_error(
+        &job(input.path(), output.path(), &["--strict"]),
+        2,
+        "bad.txt",
+    );
     for (path, bytes) in names.iter().zip(&before) {
         assert!(&std::fs::read(path).unwrap() == bytes, "{}", path.display());
     }
+}
+
+/// The paragraphs.csv rows of an output folder.
+fn paragraphs(output: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    read_csv(&output.join("paragraphs.csv"))
+}
+
+#[test]
+fn files_that_cannot_be_read_are_left_out_and_the_batch_goes_on() {
+    let input = small_input();
+    let dir = input.path();
+    std::fs::write(dir.join("binary.txt"), [7u8; 400]).unwrap();
+    let prose = "Regional teams described how customers in each market compare prices before \
+                 they decide, and why delivery times matter more than discounts.";
+    std::fs::write(dir.join("one-nul.txt"), format!("{prose}\x00 {prose}")).unwrap();
+    let chinese = "企业的业务目标已发生变化，如今每个人都有责任推动全组织范围的发展，客户的需求也在不断变化。";
+    std::fs::write(
+        dir.join("stray-byte.txt"),
+        [chinese.as_bytes(), b"\xff", chinese.as_bytes()].concat(),
+    )
+    .unwrap();
+    let utf32: Vec<u8> = [0xFF, 0xFE, 0, 0]
+        .into_iter()
+        .chain(
+            "Zespół sprzedaży w Polsce porównał ceny dostawców i opisał, dlaczego czas dostawy \
+             liczy się dla klientów bardziej niż rabaty."
+                .chars()
+                .flat_map(|c| (c as u32).to_le_bytes()),
+        )
+        .collect();
+    std::fs::write(dir.join("utf32.txt"), utf32).unwrap();
+    let output = tempfile::tempdir().unwrap();
+    let out = job_ok(dir, output.path(), &[]);
+    assert_mentions(&out, "binary.txt: not read");
+    assert_mentions(&out, "stray-byte.txt: 1 bytes are not UTF-8");
+    let run = run_json(output.path());
+    assert_eq!(
+        run["files_unread"]["not_text"],
+        serde_json::json!(["binary.txt"])
+    );
+    let rows = paragraphs(output.path());
+    let file_of = |needle: &str| {
+        rows.iter()
+            .find(|p| p["text"].contains(needle))
+            .map(|p| p["file"].clone())
+    };
+    assert_eq!(file_of("delivery times").as_deref(), Some("one-nul.txt"));
+    assert_eq!(file_of("企业的业务目标").as_deref(), Some("stray-byte.txt"));
+    assert_eq!(file_of("Zespół sprzedaży").as_deref(), Some("utf32.txt"));
+
+    let strict = tempfile::tempdir().unwrap();
+    let out = job(dir, strict.path(), &["--strict"]);
+    assert_error(&out, 2, "binary.txt");
+    assert!(!strict.path().join("themes.csv").exists());
+}
+
+#[test]
+fn a_file_over_the_size_limit_is_not_read_into_memory() {
+    let input = small_input();
+    let big = std::fs::File::create(input.path().join("sparse.txt")).unwrap();
+    big.set_len(3_000_000_000).unwrap();
+    let output = tempfile::tempdir().unwrap();
+    let out = job_ok(input.path(), output.path(), &["--max-file-mb", "100"]);
+    assert_mentions(&out, "sparse.txt: not read: larger than 100 MB");
+    let run = run_json(output.path());
+    assert_eq!(
+        run["files_unread"]["too_large"],
+        serde_json::json!(["sparse.txt"])
+    );
+    // Its memory: a whole read would have needed 3 GB for the file alone.
+    let peak = run["peak_memory_mb"]["ingest"].as_f64().unwrap();
+    assert!(peak < 1_000.0, "ingest peaked at {peak} MB");
+}
+
+#[test]
+fn old_mac_line_endings_split_paragraphs() {
+    let input = tempfile::tempdir().unwrap();
+    let one = "The first paragraph explains how the regional teams compare prices every week.";
+    let two = "The second paragraph explains why delivery times matter more than discounts.";
+    std::fs::write(input.path().join("mac.txt"), format!("{one}\r\r{two}\r")).unwrap();
+    let output = tempfile::tempdir().unwrap();
+    job_ok(input.path(), output.path(), &["--quiet", "--k", "1"]);
+    let texts: Vec<String> = paragraphs(output.path())
+        .into_iter()
+        .map(|p| p["text"].clone())
+        .collect();
+    assert_eq!(texts, [one, two]);
+}
+
+#[test]
+fn an_output_folder_inside_the_input_is_never_read_back() {
+    let input = small_input();
+    let output = input.path().join("out");
+    let mut counts = Vec::new();
+    for _ in 0..3 {
+        let out = job_ok(input.path(), &output, &[]);
+        counts.push(paragraphs(&output).len());
+        assert_mentions(
+            &out,
+            "a crossthemes output folder inside the input; not read",
+        );
+    }
+    assert!(counts.iter().all(|&n| n == counts[0]), "{counts:?}");
+    // A report set beside the articles (the input folder is an output
+    // folder too): its report.html is not an article.
+    let out = job_ok(input.path(), input.path(), &["--quiet"]);
+    assert!(out.status.success());
+    let again = job_ok(input.path(), input.path(), &["--quiet"]);
+    assert!(again.status.success());
+    assert!(paragraphs(input.path())
+        .iter()
+        .all(|p| p["file"] != "report.html"));
+}
+
+#[test]
+fn a_cache_path_naming_a_file_that_is_no_cache_is_refused_and_left_alone() {
+    let input = small_input();
+    let output = tempfile::tempdir().unwrap();
+    let article = input.path().join("000_83d050db8f9f875e.txt");
+    let before = std::fs::read(&article).unwrap();
+    let out = job(input.path(), output.path(), &["--cache", arg(&article)]);
+    assert_error(&out, 2, "--cache");
+    assert_mentions(&out, "not a crossthemes cache");
+    assert_eq!(std::fs::read(&article).unwrap(), before);
+
+    let foreign = output.path().join("inventory.sqlite");
+    rusqlite::Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE items(name TEXT); INSERT INTO items VALUES ('keep');")
+        .unwrap();
+    let before = std::fs::read(&foreign).unwrap();
+    let out = job(input.path(), output.path(), &["--cache", arg(&foreign)]);
+    assert_error(&out, 2, "another program's SQLite database");
+    assert_eq!(std::fs::read(&foreign).unwrap(), before);
+    assert!(!file_names(output.path())
+        .iter()
+        .any(|n| n.contains("broken")));
+}
+
+#[test]
+fn malformed_vectors_in_the_cache_are_embedded_again() {
+    let input = small_input();
+    let output = tempfile::tempdir().unwrap();
+    job_ok(input.path(), output.path(), &["--quiet"]);
+    let cache = rusqlite::Connection::open(output.path().join("cache.sqlite")).unwrap();
+    // One NaN component in one vector, and a vector stored as text.
+    let (key, blob): (String, Vec<u8>) = cache
+        .query_row(
+            "SELECT text_sha256, vector FROM embeddings WHERE text_sha256 IN \
+             (SELECT text_sha256 FROM paragraphs_seen) LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let mut poisoned = blob.clone();
+    poisoned[8..12].copy_from_slice(&f32::NAN.to_le_bytes());
+    cache
+        .execute(
+            "UPDATE embeddings SET vector = ?1 WHERE text_sha256 = ?2",
+            rusqlite::params![poisoned, key],
+        )
+        .unwrap();
+    cache
+        .execute(
+            "UPDATE embeddings SET vector = 'not a vector' WHERE text_sha256 = \
+             (SELECT text_sha256 FROM paragraphs_seen WHERE text_sha256 != ?1 LIMIT 1)",
+            [&key],
+        )
+        .unwrap();
+    drop(cache);
+    for _ in 0..2 {
+        let out = job_ok(input.path(), output.path(), &[]);
+        let run = run_json(output.path());
+        if run["embedding"]["embedded"] == 2 {
+            assert_mentions(&out, "2 stored vectors are malformed");
+        } else {
+            // Once embedded again, the good vectors replace the bad ones.
+            assert_eq!(run["embedding"]["embedded"], 0, "{run}");
+        }
+    }
+}
+
+#[test]
+fn a_shard_that_is_not_finished_is_left_alone() {
+    let input = small_input();
+    let output = tempfile::tempdir().unwrap();
+    run_ok(&[
+        "embed",
+        "--shard",
+        "1/2",
+        "--input",
+        arg(input.path()),
+        "--output",
+        arg(output.path()),
+        "--quiet",
+    ]);
+    let shard = output.path().join("cache.shard-1-of-2.sqlite");
+    rusqlite::Connection::open(&shard)
+        .unwrap()
+        .execute("UPDATE meta SET value = '0' WHERE key = 'finished'", [])
+        .unwrap();
+    let out = job_ok(input.path(), output.path(), &[]);
+    assert_mentions(&out, "a shard not finished");
+    assert!(shard.exists(), "its work is kept");
+
+    // Finished, but made with other model settings: kept, with a warning.
+    rusqlite::Connection::open(&shard)
+        .unwrap()
+        .execute("UPDATE meta SET value = '1' WHERE key = 'finished'", [])
+        .unwrap();
+    let out = job_ok(
+        input.path(),
+        output.path(),
+        &["--max-paragraph-tokens", "300"],
+    );
+    assert_mentions(&out, "made with other model settings");
+    assert!(shard.exists());
+}
+
+#[test]
+fn scripts_get_the_text_exactly_and_the_workbook_is_for_people() {
+    let input = tempfile::tempdir().unwrap();
+    let phone = "+48 22 555 01 00 is the number the Warsaw office gives customers who ask about delivery times.";
+    let formula =
+        "=SUM(A1:A9) is how the finance team totals the weekly figures before the review.";
+    std::fs::write(
+        input.path().join("-rf.txt"),
+        format!("{phone}\n\n{formula}\n"),
+    )
+    .unwrap();
+    let output = tempfile::tempdir().unwrap();
+    job_ok(input.path(), output.path(), &["--quiet", "--k", "1"]);
+    let rows = paragraphs(output.path());
+    assert!(rows.iter().all(|p| p["file"] == "-rf.txt"), "{rows:?}");
+    let texts: Vec<&str> = rows.iter().map(|p| p["text"].as_str()).collect();
+    assert_eq!(texts, [phone, formula]);
+}
+
+#[test]
+fn a_flag_that_barely_moves_the_vectors_keeps_the_theme_ids() {
+    let output = tempfile::tempdir().unwrap();
+    let seeds = repo_root().join("seeds");
+    job_ok(&seeds, output.path(), &["--quiet"]);
+    let before = theme_ids(output.path());
+    let out = job_ok(&seeds, output.path(), &["--max-paragraph-tokens", "1000"]);
+    assert!(!stderr(&out).contains("model changed"), "{}", stderr(&out));
+    assert_eq!(theme_ids(output.path()), before);
+}
+
+#[cfg(unix)]
+#[test]
+fn links_are_followed_loops_reported_and_a_pipe_is_no_input() {
+    let input = small_input();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let text = "A linked article about how the teams in each market compare their suppliers.";
+    std::fs::write(elsewhere.path().join("linked.txt"), text).unwrap();
+    std::os::unix::fs::symlink(
+        elsewhere.path().join("linked.txt"),
+        input.path().join("linked.txt"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(input.path(), input.path().join("loop")).unwrap();
+    let output = tempfile::tempdir().unwrap();
+    let out = job_ok(input.path(), output.path(), &[]);
+    assert_mentions(&out, "a link loop");
+    assert!(paragraphs(output.path()).iter().any(|p| p["text"] == text));
+
+    let fifo = input.path().join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        assert_error(&job(&fifo, output.path(), &[]), 2, "not a file or a folder");
+    }
+}
+
+#[test]
+fn the_same_articles_given_three_times_keep_their_titles() {
+    let seeds = repo_root().join("seeds");
+    let once = tempfile::tempdir().unwrap();
+    job_ok(&seeds, once.path(), &["--quiet"]);
+    let thrice = tempfile::tempdir().unwrap();
+    let seeds = arg(&seeds);
+    run_ok(&[
+        "--input",
+        seeds,
+        "--input",
+        seeds,
+        "--input",
+        seeds,
+        "--output",
+        arg(thrice.path()),
+        "--quiet",
+    ]);
+    let texts = |dir: &Path| -> BTreeSet<String> {
+        paragraphs(dir).into_iter().map(|p| p["text"].clone()).collect()
+    };
+    assert_eq!(texts(thrice.path()), texts(once.path()));
+    let skipped = &run_json(thrice.path())["counts"]["skipped"];
+    assert!(skipped["duplicate"].as_u64().unwrap() >= 2 * 149, "{skipped}");
 }

@@ -51,7 +51,7 @@ pub fn embed_speed(
     inputs: &[PathBuf],
     dump: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let corpus = ingest::read_corpus(inputs)?;
+    let corpus = ingest::read_corpus(inputs, &Default::default())?;
     let texts = texts(&corpus);
     let embedder = model.load()?;
     if let Some(path) = dump {
@@ -140,7 +140,7 @@ pub fn stability(
     progress: Progress,
     args: &StabilityArgs,
 ) -> anyhow::Result<()> {
-    let mut corpus = ingest::read_corpus(&args.inputs)?;
+    let mut corpus = ingest::read_corpus(&args.inputs, &Default::default())?;
     language::identify(&mut corpus.paragraphs, &Default::default());
     let languages: Vec<&str> = corpus
         .paragraphs

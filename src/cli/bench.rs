@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, Subcommand};
 
-use super::Cli;
+use super::{Cli, ReadArgs};
 use crate::bench;
 use crate::cluster::KChoice;
 use crate::embed::shard::Shard;
@@ -101,6 +101,8 @@ pub(super) enum Command {
         /// Article files or folders, as for the job (repeatable).
         #[arg(long, default_value = "seeds")]
         input: Vec<PathBuf>,
+        #[command(flatten)]
+        read: ReadArgs,
         /// The job's output folder; the shard cache goes beside its cache.
         #[arg(long, default_value = "output")]
         output: PathBuf,
@@ -160,10 +162,11 @@ pub(super) fn run(command: Command, model: &ModelConfig, progress: Progress) -> 
         Command::Embed {
             shard,
             input,
+            read,
             output,
             cache,
         } => Ok(job::embed_shard(
-            &input,
+            (&input, &read.options()),
             &cache.unwrap_or_else(|| output.join(CACHE)),
             shard,
             model,

@@ -15,6 +15,7 @@ use crate::cluster::{Debias, KChoice};
 use crate::embed::{DeviceChoice, EmbedOptions, Engine, Precision, DEFAULT_MAX_TOKENS};
 use crate::error::{Classified, Fault, Setting};
 use crate::folder::CACHE;
+use crate::ingest::{IngestOptions, DEFAULT_MAX_FILE_MB};
 use crate::job::{self, JobConfig, JobError, ModelConfig};
 use crate::language::Allowed;
 use crate::model::DEFAULT_MODEL;
@@ -43,6 +44,8 @@ struct JobArgs {
     /// Article files or folders, searched recursively for .txt, .md, .html and .htm (repeatable).
     #[arg(long, default_value = "seeds")]
     input: Vec<PathBuf>,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Folder for paragraphs.csv, themes.csv, theme_examples.csv and run.json.
     #[arg(long, default_value = "output")]
     output: PathBuf,
@@ -73,6 +76,28 @@ struct JobArgs {
     /// common language).
     #[arg(long)]
     label_language: Option<String>,
+}
+
+/// How article files are read.
+#[derive(Debug, Args)]
+pub(super) struct ReadArgs {
+    /// Largest article file read, in MB; a larger one is left out with a
+    /// warning (and counted in run.json).
+    #[arg(long, default_value_t = DEFAULT_MAX_FILE_MB, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_file_mb: u64,
+    /// Stop at the first file that cannot be read (exit code 2), instead of
+    /// leaving it out with a warning.
+    #[arg(long)]
+    strict: bool,
+}
+
+impl ReadArgs {
+    pub(super) fn options(&self) -> IngestOptions {
+        IngestOptions {
+            max_file_bytes: self.max_file_mb * 1_000_000,
+            strict: self.strict,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +224,7 @@ impl JobArgs {
             languages: Allowed::parse(&self.languages)?,
             label_language: self.label_language,
             cache: self.cache.unwrap_or_else(|| self.output.join(CACHE)),
+            ingest: self.read.options(),
             inputs: self.input,
             output: self.output,
             k: self.k,

@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::{ArrayViewMut1, ArrayViewMut2};
+use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{Classified, Fault, Setting};
@@ -48,6 +49,23 @@ pub enum CacheError {
         /// The folder.
         path: PathBuf,
     },
+    /// An existing file that is not a crossthemes cache (an article,
+    /// another program's database): never renamed, never written.
+    #[error("{path} is not a crossthemes cache ({why}); give the path of a new file or of a cache, or move that file")]
+    NotACache {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead.
+        why: String,
+    },
+    /// The cache cannot be written (read-only file or folder).
+    #[error("{path} cannot be written ({error}); make it writable or give another path")]
+    ReadOnly {
+        /// The cache file.
+        path: PathBuf,
+        /// What SQLite said.
+        error: rusqlite::Error,
+    },
     /// A file named like a shard cache is not one.
     #[error("{path} is named like a shard cache but is not a crossthemes cache; move it out of the cache's folder")]
     NotAShardCache {
@@ -76,13 +94,30 @@ impl Classified for CacheError {
     fn fault(&self) -> Fault {
         match self {
             CacheError::Busy { .. } => Fault::Busy,
-            CacheError::NotAFile { .. } => Fault::Usage(Some(Setting::Cache)),
+            CacheError::NotAFile { .. }
+            | CacheError::NotACache { .. }
+            | CacheError::ReadOnly { .. } => Fault::Usage(Some(Setting::Cache)),
             CacheError::NotAShardCache { .. } => Fault::Usage(None),
             CacheError::Sqlite { .. } | CacheError::Shard { .. } | CacheError::SetAside { .. } => {
                 Fault::Failure
             }
         }
     }
+}
+
+/// What a merge found in a shard cache.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Absorbed {
+    /// A finished shard: `added` vectors of this model were new here, and
+    /// `others` were made with other model settings (and not taken).
+    Taken {
+        /// Vectors of this model that the cache lacked.
+        added: usize,
+        /// Vectors of other model settings.
+        others: usize,
+    },
+    /// A shard still being written, or one whose run failed.
+    Unfinished,
 }
 
 /// An open embedding cache.
@@ -93,8 +128,10 @@ pub struct EmbeddingCache {
 
 /// Why an existing file cannot serve as the cache.
 enum Unusable {
-    /// Corrupt, or not a crossthemes cache: set aside and start anew.
+    /// A corrupt cache, or one of another version: set aside and start anew.
     Foreign(String),
+    /// Some other program's database: refused and left as it is.
+    NotOurs(String),
     /// A sound cache that cannot be used now (busy, unreadable): an error,
     /// and the file is left as it is.
     Failed(rusqlite::Error),
@@ -119,9 +156,21 @@ impl EmbeddingCache {
                 path: path.to_path_buf(),
             });
         }
+        if let Some(why) = plainly_not_a_cache(path) {
+            return Err(CacheError::NotACache {
+                path: path.to_path_buf(),
+                why,
+            });
+        }
         let reason = match Self::open_checked(path) {
-            Ok(cache) => return Ok(cache),
+            Ok(cache) => return cache.writable(),
             Err(Unusable::Failed(error)) => return Err(Self::failure(path, error)),
+            Err(Unusable::NotOurs(why)) => {
+                return Err(CacheError::NotACache {
+                    path: path.to_path_buf(),
+                    why,
+                })
+            }
             Err(Unusable::Foreign(reason)) => reason,
         };
         let stamp = std::time::SystemTime::now()
@@ -140,13 +189,29 @@ impl EmbeddingCache {
             path.display(),
             aside.display()
         );
-        Self::open_checked(path).map_err(|unusable| match unusable {
+        let cache = Self::open_checked(path).map_err(|unusable| match unusable {
             Unusable::Failed(error) => Self::failure(path, error),
-            Unusable::Foreign(reason) => CacheError::Sqlite {
+            Unusable::Foreign(reason) | Unusable::NotOurs(reason) => CacheError::Sqlite {
                 path: path.to_path_buf(),
                 error: rusqlite::Error::InvalidParameterName(reason),
             },
-        })
+        })?;
+        cache.writable()
+    }
+
+    /// The cache, once proven writable: a read-only one is refused before
+    /// any paragraph is embedded, not after.
+    fn writable(self) -> Result<Self, CacheError> {
+        match self.conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;") {
+            Ok(()) => Ok(self),
+            Err(error) if error.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) => {
+                Err(CacheError::ReadOnly {
+                    path: self.path.clone(),
+                    error,
+                })
+            }
+            Err(error) => Err(Self::failure(&self.path, error)),
+        }
     }
 
     fn failure(path: &Path, error: rusqlite::Error) -> CacheError {
@@ -210,7 +275,9 @@ impl EmbeddingCache {
             )
             .map_err(failed)?;
         if has_meta == 0 {
-            return Err(Unusable::Foreign("not a crossthemes cache".into()));
+            return Err(Unusable::NotOurs(
+                "another program's SQLite database".into(),
+            ));
         }
         let value = |key: &str| -> Result<Option<String>, Unusable> {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
@@ -218,7 +285,9 @@ impl EmbeddingCache {
                 .map_err(failed)
         };
         if value("application")?.as_deref() != Some(APPLICATION) {
-            return Err(Unusable::Foreign("not a crossthemes cache".into()));
+            return Err(Unusable::NotOurs(
+                "another program's SQLite database".into(),
+            ));
         }
         match value("schema")?.as_deref() {
             Some(SCHEMA_VERSION) => Ok(()),
@@ -243,10 +312,22 @@ impl EmbeddingCache {
         }
     }
 
-    /// Copies every vector of the shard cache at `shard` that this cache
-    /// lacks into it, in one transaction; returns how many were new. The
-    /// shard file itself is left as it is.
-    pub fn absorb(&mut self, shard: &Path) -> Result<usize, CacheError> {
+    /// Marks this (shard) cache finished or not: a merge takes only
+    /// finished shards, so one still being written is left alone.
+    pub fn mark_finished(&mut self, finished: bool) -> Result<(), CacheError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta VALUES ('finished', ?1)",
+                params![if finished { "1" } else { "0" }],
+            )
+            .map(|_| ())
+            .map_err(|e| self.sqlite(e))
+    }
+
+    /// Copies the vectors of `model` in the shard cache at `shard` that this
+    /// cache lacks into it, in one transaction, if the shard is finished.
+    /// The shard file itself is left as it is.
+    pub fn absorb(&mut self, shard: &Path, model: &str) -> Result<Absorbed, CacheError> {
         let failed = |error| CacheError::Sqlite {
             path: shard.to_path_buf(),
             error,
@@ -255,25 +336,7 @@ impl EmbeddingCache {
         self.conn
             .execute("ATTACH DATABASE ?1 AS shard", params![shard_text])
             .map_err(failed)?;
-        let copied = (|| {
-            let application: Option<String> = self
-                .conn
-                .query_row(
-                    "SELECT value FROM shard.meta WHERE key = 'application'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if application.as_deref() != Some(APPLICATION) {
-                return Ok(None);
-            }
-            self.conn
-                .execute(
-                    "INSERT OR IGNORE INTO main.embeddings SELECT * FROM shard.embeddings",
-                    [],
-                )
-                .map(Some)
-        })();
+        let copied = self.absorb_attached(model);
         let detached = self.conn.execute("DETACH DATABASE shard", []);
         let copied = copied.map_err(|e| match e {
             // A file that is no SQLite database at all.
@@ -286,6 +349,34 @@ impl EmbeddingCache {
         copied.ok_or_else(|| CacheError::NotAShardCache {
             path: shard.to_path_buf(),
         })
+    }
+
+    /// [`absorb`](Self::absorb) on the shard attached as `shard`; `None`
+    /// where it is not a crossthemes cache.
+    fn absorb_attached(&mut self, model: &str) -> rusqlite::Result<Option<Absorbed>> {
+        let meta = |key: &str| -> rusqlite::Result<Option<String>> {
+            self.conn
+                .query_row("SELECT value FROM shard.meta WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .optional()
+        };
+        if meta("application")?.as_deref() != Some(APPLICATION) {
+            return Ok(None);
+        }
+        if meta("finished")?.as_deref() != Some("1") {
+            return Ok(Some(Absorbed::Unfinished));
+        }
+        let others: usize = self.conn.query_row(
+            "SELECT count(*) FROM shard.embeddings WHERE model != ?1",
+            [model],
+            |r| r.get(0),
+        )?;
+        let added = self.conn.execute(
+            "INSERT OR IGNORE INTO main.embeddings SELECT * FROM shard.embeddings WHERE model = ?1",
+            [model],
+        )?;
+        Ok(Some(Absorbed::Taken { added, others }))
     }
 
     /// Writes the cached vector of each key, where there is a sound one of
@@ -304,20 +395,29 @@ impl EmbeddingCache {
                 "SELECT dim, vector FROM embeddings WHERE model = ?1 AND text_sha256 = ?2",
             )
             .map_err(|e| self.sqlite(e))?;
-        keys.iter()
+        let mut untrusted = 0;
+        let found = keys
+            .iter()
             .zip(rows.rows_mut())
             .map(|(key, row)| {
-                statement
+                let stored = statement
                     .query_row(params![model, key], |r| {
-                        let stored_dim: i64 = r.get(0)?;
-                        let blob = r.get_ref(1)?.as_blob()?;
-                        Ok(decode_vector(stored_dim, blob, row))
+                        Ok(decode_vector((r.get_ref(0)?, r.get_ref(1)?), row))
                     })
                     .optional()
-                    .map(|found| found.unwrap_or(false))
-                    .map_err(|e| self.sqlite(e))
+                    .map_err(|e| self.sqlite(e))?;
+                untrusted += usize::from(stored == Some(false));
+                Ok(stored == Some(true))
             })
-            .collect()
+            .collect::<Result<Vec<bool>, CacheError>>()?;
+        if untrusted > 0 {
+            tracing::warn!(
+                "cache {}: {untrusted} stored vectors are malformed (not finite, not unit \
+                 length, or of another size); they are embedded again",
+                self.path.display()
+            );
+        }
+        Ok(found)
     }
 
     /// Stores vectors under paragraph keys, all in one transaction.
@@ -382,11 +482,32 @@ impl EmbeddingCache {
     }
 }
 
-/// A stored vector is used only when it has the model's size and unit length.
-/// Writes a stored vector into `row` when it has the row's length and unit
-/// norm (anything else is a miss, and `row` is left as it was).
-fn decode_vector(stored_dim: i64, blob: &[u8], mut row: ArrayViewMut1<f32>) -> bool {
+/// Why an existing file plainly is no cache: it is not an SQLite database
+/// and its name does not say it is meant to be one (`.sqlite`, `.sqlite3`,
+/// `.db`: a damaged cache of that name is set aside instead).
+fn plainly_not_a_cache(path: &Path) -> Option<String> {
+    let mut head = [0u8; 16];
+    let mut file = std::fs::File::open(path).ok()?;
+    let read = std::io::Read::read(&mut file, &mut head).ok()?;
+    let named_as_cache = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["sqlite", "sqlite3", "db"].contains(&e.to_ascii_lowercase().as_str()));
+    (read > 0 && &head[..read] != SQLITE_HEADER && !named_as_cache)
+        .then(|| "it is not an SQLite database".to_string())
+}
+
+/// The first bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
+
+/// Writes a stored vector into `row` when it is a blob of the row's length
+/// of finite numbers with unit norm; anything else (NaN, text, another
+/// size) is not trusted, and `row` is left as it was.
+fn decode_vector(stored: (ValueRef, ValueRef), mut row: ArrayViewMut1<f32>) -> bool {
     let dim = row.len();
+    let (Ok(stored_dim), Ok(blob)) = (stored.0.as_i64(), stored.1.as_blob()) else {
+        return false;
+    };
     if stored_dim != dim as i64 || blob.len() != dim * 4 {
         return false;
     }
@@ -396,7 +517,9 @@ fn decode_vector(stored_dim: i64, blob: &[u8], mut row: ArrayViewMut1<f32>) -> b
         .map(|b| value(b) * value(b))
         .sum::<f32>()
         .sqrt();
-    if (norm - 1.0).abs() >= 1e-3 {
+    // Written so that a NaN anywhere fails it.
+    let unit = (norm - 1.0).abs() < 1e-3;
+    if !unit {
         return false;
     }
     for (x, b) in row.iter_mut().zip(blob.chunks_exact(4)) {
@@ -481,7 +604,7 @@ mod tests {
     }
 
     #[test]
-    fn corrupt_and_foreign_files_are_set_aside() {
+    fn a_corrupt_cache_is_set_aside_and_anything_else_refused_untouched() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cache.sqlite");
         std::fs::write(
@@ -503,6 +626,18 @@ mod tests {
             .unwrap()
             .execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
             .unwrap();
-        assert!(lookup(&EmbeddingCache::open(&foreign).unwrap(), "m", &["x"], 2)[0].is_none());
+        let before = std::fs::read(&foreign).unwrap();
+        let err = EmbeddingCache::open(&foreign).err().expect("refused");
+        assert!(matches!(err, CacheError::NotACache { .. }), "{err}");
+        assert_eq!(std::fs::read(&foreign).unwrap(), before);
+
+        let article = dir.path().join("article.txt");
+        std::fs::write(&article, "An article, not a cache.").unwrap();
+        let err = EmbeddingCache::open(&article).err().expect("refused");
+        assert!(err.to_string().contains("not an SQLite database"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&article).unwrap(),
+            "An article, not a cache."
+        );
     }
 }

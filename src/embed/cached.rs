@@ -100,6 +100,12 @@ impl<'e> CachedEmbedder<'e> {
         self.cache.mark_seen(&new, day)
     }
 
+    /// Marks the cache (a shard's) finished: every vector it is to hold is
+    /// in it.
+    pub fn mark_finished(&mut self) -> Result<(), CacheError> {
+        self.cache.mark_finished(true)
+    }
+
     /// Embeds `items`, taking every vector the cache has for this model and
     /// embedding (and caching, chunk by chunk) only the rest.
     fn embed_keyed(

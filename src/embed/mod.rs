@@ -375,6 +375,11 @@ impl Embedder {
         identity
     }
 
+    /// The identity of the weights alone, whatever the settings.
+    pub fn weights_identity(&self) -> String {
+        self.model.identity()
+    }
+
     /// Tokens of a text the model sees at most.
     pub fn max_tokens(&self) -> usize {
         self.options.max_tokens

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::cache::{CacheError, EmbeddingCache};
+use super::cache::{Absorbed, CacheError, EmbeddingCache};
 
 /// One share of the paragraphs: `index` of `count`, 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,19 +63,36 @@ fn file_stem(cache: &Path) -> String {
         .map_or_else(|| "cache".into(), |s| s.to_string_lossy().into_owned())
 }
 
-/// Moves the vectors of finished `crossthemes embed --shard` runs into the
-/// main cache at `path`; each shard file is removed once its vectors are
-/// committed.
-pub fn absorb_waiting(cache: &mut EmbeddingCache, path: &Path) -> Result<(), CacheError> {
+/// Moves the vectors of finished `crossthemes embed --shard` runs made
+/// with the model `model` into the main cache at `path`; a shard file is
+/// removed once its vectors are committed. A shard still being written, or
+/// one made with other model settings, is left as it is, with a warning.
+pub fn absorb_waiting(
+    cache: &mut EmbeddingCache,
+    path: &Path,
+    model: &str,
+) -> Result<(), CacheError> {
     let shard_error = |path: &Path| {
         let path = path.to_path_buf();
         move |error| CacheError::Shard { path, error }
     };
     let folder = path.parent().unwrap_or(Path::new("."));
     for file in waiting(path).map_err(shard_error(folder))? {
-        let added = cache.absorb(&file)?;
-        tracing::info!("took {added} new vectors from {}", file.display());
-        std::fs::remove_file(&file).map_err(shard_error(&file))?;
+        match cache.absorb(&file, model)? {
+            Absorbed::Unfinished => tracing::warn!(
+                "{}: a shard not finished (still being written, or its run failed); left alone",
+                file.display()
+            ),
+            Absorbed::Taken { added, others: 0 } => {
+                tracing::info!("took {added} new vectors from {}", file.display());
+                std::fs::remove_file(&file).map_err(shard_error(&file))?;
+            }
+            Absorbed::Taken { added, others } => tracing::warn!(
+                "{}: {others} vectors were made with other model settings (model, precision or \
+                 --max-paragraph-tokens) and are not used; took {added}; the file is kept",
+                file.display()
+            ),
+        }
     }
     Ok(())
 }

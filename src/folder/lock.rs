@@ -12,7 +12,7 @@ use std::path::Path;
 use super::FolderError;
 
 /// The lock file's name in the output folder.
-const LOCK_FILE: &str = ".crossthemes.lock";
+pub(super) const LOCK_FILE: &str = ".crossthemes.lock";
 
 /// Held for the whole run; dropping it releases the lock.
 pub struct Lock {

@@ -98,6 +98,13 @@ impl Classified for FolderError {
     }
 }
 
+/// Whether `dir` holds a crossthemes report set (it is, or was, an output
+/// folder): its lock file, or its run record beside its theme history.
+pub fn holds_report_set(dir: &Path) -> bool {
+    dir.join(lock::LOCK_FILE).is_file()
+        || (dir.join(RUN_JSON).is_file() && dir.join(HISTORY).is_file())
+}
+
 /// An output folder, open and locked for this run.
 pub struct OutputFolder {
     dir: PathBuf,

@@ -3,51 +3,109 @@
 //! junk with a count per reason (`paragraphs`).
 
 mod decode;
+mod files;
 mod markup;
 mod paragraphs;
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Classified, Fault, Setting};
 
-use decode::decode;
+use decode::Decoded;
+pub use files::FileSkip;
+use files::{SourceFile, Unread};
 use markup::plain_text;
 use paragraphs::{split_paragraphs, Boilerplate};
 
 const EXTENSIONS: [&str; 5] = ["txt", "md", "markdown", "html", "htm"];
+/// Largest article file read by default, in MB: a file beyond it is set
+/// aside unread, so a huge or sparse file never takes the memory.
+pub const DEFAULT_MAX_FILE_MB: u64 = 64;
 
+/// Why the inputs could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    /// An input that does not exist.
     #[error("{0}: no such file or directory")]
     MissingInput(PathBuf),
+    /// An input that is a FIFO, a socket or a device.
+    #[error("{0}: not a file or a folder (a pipe or a device); give article files or folders")]
+    NotAFileOrFolder(PathBuf),
+    /// A folder without a single article file.
     #[error("{path}: found no .txt, .md or .html files")]
-    NoFiles { path: PathBuf },
-    #[error("{path}: cannot read the file: {error}")]
-    Unreadable {
+    NoFiles {
+        /// The folder.
         path: PathBuf,
-        error: std::io::Error,
     },
-    #[error("{path}: {reason}; save it as UTF-8 and run again")]
-    Undecodable { path: PathBuf, reason: String },
-    #[error("the inputs hold no paragraph long enough to cluster ({skipped} left out as junk)")]
-    NoParagraphs { skipped: usize },
+    /// In strict mode: a file that could not be read.
+    #[error("{file}: {detail} (strict mode stops at any file it cannot read)")]
+    Unread {
+        /// The file.
+        file: String,
+        /// Why.
+        detail: String,
+    },
+    /// Nothing to cluster.
+    #[error("the inputs hold no paragraph long enough to cluster ({skipped} pieces left out as junk, {unread} files unread)")]
+    NoParagraphs {
+        /// Pieces of text left out.
+        skipped: usize,
+        /// Files that could not be read.
+        unread: usize,
+    },
 }
 
 impl Classified for IngestError {
     fn fault(&self) -> Fault {
         match self {
-            IngestError::MissingInput(_) | IngestError::NoFiles { .. } => {
-                Fault::Usage(Some(Setting::Input))
-            }
-            IngestError::Unreadable { .. }
-            | IngestError::Undecodable { .. }
-            | IngestError::NoParagraphs { .. } => Fault::Usage(None),
+            IngestError::MissingInput(_)
+            | IngestError::NotAFileOrFolder(_)
+            | IngestError::NoFiles { .. } => Fault::Usage(Some(Setting::Input)),
+            IngestError::Unread { .. } | IngestError::NoParagraphs { .. } => Fault::Usage(None),
         }
     }
+}
+
+/// How the inputs are read.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Largest file read, in bytes.
+    pub max_file_bytes: u64,
+    /// Whether a file that cannot be read stops the run.
+    pub strict: bool,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: DEFAULT_MAX_FILE_MB * 1_000_000,
+            strict: false,
+        }
+    }
+}
+
+/// `text` safe to print on a terminal: control characters (escape
+/// sequences) and bidirectional overrides, which a file name may hold, are
+/// shown escaped.
+pub fn shown(text: &str) -> String {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if unsafe_char(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// One paragraph on its way through the job: ingest fills where it came
@@ -131,50 +189,84 @@ pub struct Corpus {
     pub skipped: BTreeMap<SkipReason, usize>,
     /// Files that needed a legacy encoding, with the encoding used.
     pub decoded_as: BTreeMap<String, String>,
+    /// Files not read, by reason.
+    pub unread: BTreeMap<FileSkip, Vec<String>>,
 }
 
-struct SourceFile {
-    display: String,
-    path: PathBuf,
-}
-
-/// Reads every supported file under `inputs` (files or folders, recursive).
-pub fn read_corpus(inputs: &[PathBuf]) -> Result<Corpus, IngestError> {
+/// Reads every supported file under `inputs` (files or folders,
+/// recursive). A file that cannot be read is set aside with a warning and
+/// counted (an error in strict mode).
+pub fn read_corpus(inputs: &[PathBuf], options: &IngestOptions) -> Result<Corpus, IngestError> {
+    let mut unread = Vec::new();
     let mut sources = Vec::new();
     for input in inputs {
-        sources.extend(find_files(input)?);
+        sources.extend(files::find(input, &mut unread)?);
     }
     name_apart(&mut sources);
-    let texts: Vec<(String, String, Option<&'static str>)> = sources
+    let read: Vec<Result<(&SourceFile, Decoded), Unread>> = sources
         .par_iter()
-        .map(|s| {
-            let bytes = std::fs::read(&s.path).map_err(|e| IngestError::Unreadable {
-                path: s.path.clone(),
-                error: e,
-            })?;
-            let (text, legacy) = decode(&bytes).map_err(|reason| IngestError::Undecodable {
-                path: s.path.clone(),
-                reason,
-            })?;
-            Ok((s.display.clone(), plain_text(&s.path, &text), legacy))
-        })
-        .collect::<Result<_, IngestError>>()?;
-
-    let all: Vec<&str> = texts.iter().map(|(_, text, _)| text.as_str()).collect();
-    let boilerplate = Boilerplate::find(&all);
+        .map(|s| Ok((s, files::read(s, options.max_file_bytes)?)))
+        .collect();
+    let mut texts = Vec::new();
+    for result in read {
+        match result {
+            Ok(text) => texts.push(text),
+            Err(skipped) => unread.push(skipped),
+        }
+    }
     let mut corpus = Corpus::default();
+    for Unread {
+        file,
+        reason,
+        detail,
+    } in unread
+    {
+        if options.strict {
+            return Err(IngestError::Unread { file, detail });
+        }
+        tracing::warn!("{}: not read: {detail}", shown(&file));
+        corpus.unread.entry(reason).or_default().push(file);
+    }
+    split_corpus(&mut corpus, &texts);
+    if corpus.paragraphs.is_empty() {
+        return Err(IngestError::NoParagraphs {
+            skipped: corpus.skipped.values().sum(),
+            unread: corpus.unread.values().map(Vec::len).sum(),
+        });
+    }
+    Ok(corpus)
+}
+
+/// Cuts each file's plain text into paragraphs: boilerplate judged across
+/// all files, exact repeats kept once.
+fn split_corpus(corpus: &mut Corpus, texts: &[(&SourceFile, Decoded)]) {
+    let plain: Vec<String> = texts
+        .iter()
+        .map(|(source, decoded)| plain_text(&source.path, &decoded.text))
+        .collect();
+    let all: Vec<&str> = plain.iter().map(String::as_str).collect();
+    let boilerplate = Boilerplate::find(&all);
     let mut seen = HashSet::new();
-    for (file, text, legacy) in texts {
+    let mut empty = Vec::new();
+    for (text, (source, decoded)) in plain.iter().zip(texts) {
+        let file = source.display.clone();
         if text.trim().is_empty() {
-            tracing::warn!("{file}: empty, nothing to read");
+            empty.push(shown(&file));
             *corpus.skipped.entry(SkipReason::EmptyFile).or_default() += 1;
         }
-        if let Some(encoding) = legacy {
-            tracing::info!("{file}: decoded as {encoding}");
+        if let Some(encoding) = decoded.legacy {
+            tracing::info!("{}: decoded as {encoding}", shown(&file));
             corpus.decoded_as.insert(file.clone(), encoding.to_string());
         }
+        if decoded.replaced > 0 {
+            tracing::warn!(
+                "{}: {} bytes are not UTF-8; shown as \u{FFFD}",
+                shown(&file),
+                decoded.replaced
+            );
+        }
         let mut number = 0;
-        for unit in split_paragraphs(&text, &file, &boilerplate, &mut corpus.skipped) {
+        for unit in split_paragraphs(text, &file, &boilerplate, &mut corpus.skipped) {
             if !seen.insert(unit.clone()) {
                 tracing::debug!("{file}: left out (Duplicate): {unit}");
                 *corpus.skipped.entry(SkipReason::Duplicate).or_default() += 1;
@@ -187,12 +279,17 @@ pub fn read_corpus(inputs: &[PathBuf]) -> Result<Corpus, IngestError> {
         }
         corpus.files.push(file);
     }
-    if corpus.paragraphs.is_empty() {
-        return Err(IngestError::NoParagraphs {
-            skipped: corpus.skipped.values().sum(),
-        });
+    match empty.as_slice() {
+        [] => {}
+        [one] => tracing::warn!("{one}: empty, nothing to read"),
+        [first, ..] => tracing::warn!(
+            "{} files are empty, nothing to read ({first} first; -v names them all)",
+            empty.len()
+        ),
     }
-    Ok(corpus)
+    if empty.len() > 1 {
+        tracing::debug!("empty files: {}", empty.join(", "));
+    }
 }
 
 /// Where two inputs hold files under the same relative path, those files
@@ -208,47 +305,4 @@ fn name_apart(sources: &mut [SourceFile]) {
             s.display = s.path.to_string_lossy().replace('\\', "/");
         }
     }
-}
-
-fn find_files(input: &Path) -> Result<Vec<SourceFile>, IngestError> {
-    if input.is_file() {
-        let display = input.file_name().map_or_else(
-            || input.display().to_string(),
-            |n| n.to_string_lossy().into(),
-        );
-        return Ok(vec![SourceFile {
-            display,
-            path: input.to_path_buf(),
-        }]);
-    }
-    if !input.is_dir() {
-        return Err(IngestError::MissingInput(input.to_path_buf()));
-    }
-    let mut files = Vec::new();
-    for entry in walkdir::WalkDir::new(input).sort_by_file_name() {
-        let entry = entry.map_err(|e| IngestError::Unreadable {
-            path: e.path().unwrap_or(input).to_path_buf(),
-            error: e
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("cannot walk the folder")),
-        })?;
-        let supported = entry
-            .path()
-            .extension()
-            .and_then(|x| x.to_str())
-            .is_some_and(|x| EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()));
-        if entry.file_type().is_file() && supported {
-            let relative = entry.path().strip_prefix(input).unwrap_or(entry.path());
-            files.push(SourceFile {
-                display: relative.to_string_lossy().replace('\\', "/"),
-                path: entry.path().to_path_buf(),
-            });
-        }
-    }
-    if files.is_empty() {
-        return Err(IngestError::NoFiles {
-            path: input.to_path_buf(),
-        });
-    }
-    Ok(files)
 }

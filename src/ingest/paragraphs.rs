@@ -86,10 +86,13 @@ pub struct Boilerplate {
 
 impl Boilerplate {
     /// Finds the short lines that stand in [`BOILERPLATE_FILES`] or more of
-    /// `files`' texts.
+    /// `files`' texts, where copies of one article (the same file given
+    /// twice, a syndicated story) count once: repeating an article is no
+    /// evidence that its title is site chrome.
     pub fn find(files: &[&str]) -> Self {
-        let mut files_with: HashMap<String, usize> = HashMap::new();
-        for text in files {
+        let groups = copy_groups(files);
+        let mut groups_with: HashMap<String, HashSet<usize>> = HashMap::new();
+        for (text, group) in files.iter().zip(groups) {
             let distinct: HashSet<String> = text
                 .lines()
                 .map(|l| l.trim().trim_start_matches(HEADING_MARK))
@@ -98,13 +101,13 @@ impl Boilerplate {
                 .filter(|f| !f.is_empty())
                 .collect();
             for line in distinct {
-                *files_with.entry(line).or_default() += 1;
+                groups_with.entry(line).or_default().insert(group);
             }
         }
         Self {
-            lines: files_with
+            lines: groups_with
                 .into_iter()
-                .filter(|&(_, n)| n >= BOILERPLATE_FILES)
+                .filter(|(_, groups)| groups.len() >= BOILERPLATE_FILES)
                 .map(|(line, _)| line)
                 .collect(),
         }
@@ -113,6 +116,41 @@ impl Boilerplate {
     fn contains(&self, line: &str) -> bool {
         line.chars().count() < SHORT_LINE_CHARS && self.lines.contains(&fingerprint(line))
     }
+}
+
+/// For each file, the first file it is a copy of (itself where none):
+/// a copy shares at least half of its long lines with the earlier file, or,
+/// without long lines, its whole text.
+fn copy_groups(files: &[&str]) -> Vec<usize> {
+    let mut owner: HashMap<String, usize> = HashMap::new();
+    let mut groups = Vec::with_capacity(files.len());
+    for (i, text) in files.iter().enumerate() {
+        let mut long: HashSet<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.chars().count() >= SHORT_LINE_CHARS)
+            .map(fingerprint)
+            .collect();
+        if long.is_empty() {
+            long.insert(fingerprint(text));
+        }
+        let mut shared: HashMap<usize, usize> = HashMap::new();
+        for line in &long {
+            if let Some(&file) = owner.get(line) {
+                *shared.entry(file).or_default() += 1;
+            }
+        }
+        let copy_of = shared
+            .into_iter()
+            .filter(|&(_, n)| 2 * n >= long.len())
+            .max_by_key(|&(file, n)| (n, std::cmp::Reverse(file)))
+            .map(|(file, _)| groups[file]);
+        groups.push(copy_of.unwrap_or(i));
+        for line in long {
+            owner.entry(line).or_insert(i);
+        }
+    }
+    groups
 }
 
 /// Phrases that make a whole short line navigation: calls to act on the
@@ -437,6 +475,33 @@ mod tests {
         let boilerplate = Boilerplate::find(&texts);
         assert!(boilerplate.contains(footer));
         assert!(!boilerplate.contains("First article text that is long."));
+    }
+
+    #[test]
+    fn copies_of_one_article_are_no_evidence_of_boilerplate() {
+        let body = "A long paragraph of the article, which every copy of it carries word for \
+                    word, whatever site or folder it was saved from, and so on at length.";
+        let copy = |chrome: &str| format!("The article's title\n{body}\n{chrome}\n");
+        let files = [copy("Site one"), copy("Site two"), copy("Site three")];
+        let texts: Vec<&str> = files.iter().map(String::as_str).collect();
+        assert!(!Boilerplate::find(&texts).contains("The article's title"));
+        let footer = "© 2025 Example Media · Imprint · Privacy";
+        let others = [
+            format!(
+                "{}\n{footer}\n",
+                "First article, long enough to count as a body line. ".repeat(3)
+            ),
+            format!(
+                "{}\n{footer}\n",
+                "Second article, long enough to count as a body line. ".repeat(3)
+            ),
+            format!(
+                "{}\n{footer}\n",
+                "Third article, long enough to count as a body line. ".repeat(3)
+            ),
+        ];
+        let texts: Vec<&str> = others.iter().map(String::as_str).collect();
+        assert!(Boilerplate::find(&texts).contains(footer));
     }
 
     #[test]

@@ -20,12 +20,12 @@ use crate::embed::cache::EmbeddingCache;
 use crate::embed::shard::{self, Shard};
 use crate::embed::{CachedEmbedder, DeviceChoice, EmbedOptions, EmbedStats, Embedder};
 use crate::folder::OutputFolder;
-use crate::ingest::{self, Corpus, Paragraph};
+use crate::ingest::{self, Corpus, IngestOptions, Paragraph};
 use crate::language::{self, Allowed};
 use crate::model::ModelStore;
 use crate::progress::Progress;
 use crate::run_record::Stopwatch;
-use crate::themes::{self, Identified, Previous};
+use crate::themes::{self, Identified, ModelIds, Previous};
 pub use error::JobError;
 
 /// Everything one run of the job needs to know, settled from the flags.
@@ -33,6 +33,8 @@ pub use error::JobError;
 pub struct JobConfig {
     /// Article files or folders.
     pub inputs: Vec<PathBuf>,
+    /// How they are read.
+    pub ingest: IngestOptions,
     /// Folder of the report files.
     pub output: PathBuf,
     /// The embedding cache.
@@ -94,7 +96,6 @@ pub fn run(config: &JobConfig) -> Result<(), JobError> {
     let today = clock.today();
     let folder = OutputFolder::open(&config.output)?;
     let mut cache = EmbeddingCache::open(&config.cache)?;
-    shard::absorb_waiting(&mut cache, &config.cache)?;
 
     let mut corpus = read(config)?;
     clock.lap("ingest");
@@ -104,7 +105,13 @@ pub fn run(config: &JobConfig) -> Result<(), JobError> {
     clock.lap("language");
     let embedder = config.model.load()?;
     clock.lap("model_load");
-    let previous = Previous::load(&folder, &embedder.identity(), config.rebuild);
+    shard::absorb_waiting(&mut cache, &config.cache, &embedder.identity())?;
+    let (weights, vectors) = (embedder.weights_identity(), embedder.identity());
+    let model = ModelIds {
+        weights: &weights,
+        vectors: &vectors,
+    };
+    let previous = Previous::load(&folder, model, config.rebuild);
     let mut cached = CachedEmbedder::new(&embedder, cache);
     let (vectors, embedded) = embed(config, &mut cached, &previous, &mut corpus, &today)?;
     clock.lap("embed");
@@ -160,24 +167,26 @@ impl JobConfig {
 /// paragraphs of share I into the shard's own cache file, and writes
 /// nothing else.
 pub fn embed_shard(
-    inputs: &[PathBuf],
+    (inputs, ingest): (&[PathBuf], &IngestOptions),
     cache: &Path,
     shard: Shard,
     model: &ModelConfig,
     progress: Progress,
 ) -> Result<(), JobError> {
-    let corpus = ingest::read_corpus(inputs)?;
+    let corpus = ingest::read_corpus(inputs, ingest)?;
     let mine: Vec<&Paragraph> = corpus
         .paragraphs
         .iter()
         .filter(|p| shard.owns(&p.key))
         .collect();
     let path = shard.cache_path(cache);
-    let shard_cache = shard::open_cache(&path)?;
+    let mut shard_cache = shard::open_cache(&path)?;
+    shard_cache.mark_finished(false)?;
     let embedder = model.load()?;
     let mut cached = CachedEmbedder::new(&embedder, shard_cache);
     let bar = progress.bar(mine.len(), "embedding");
     let done = cached.paragraphs(&mine, &|done| bar.step(done))?;
+    cached.mark_finished()?;
     tracing::info!(
         "shard {shard}: {} of {} paragraphs; {} embedded, {} already there; cache {}",
         mine.len(),
@@ -190,7 +199,7 @@ pub fn embed_shard(
 }
 
 fn read(config: &JobConfig) -> Result<Corpus, JobError> {
-    let corpus = ingest::read_corpus(&config.inputs)?;
+    let corpus = ingest::read_corpus(&config.inputs, &config.ingest)?;
     tracing::info!(
         "read {} files: {} paragraphs, {} pieces left out as junk",
         corpus.files.len(),

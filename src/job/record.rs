@@ -85,6 +85,7 @@ pub(super) fn record(
         },
         files: corpus.files.clone(),
         decoded_as: corpus.decoded_as.clone(),
+        files_unread: corpus.unread.clone(),
         timings_seconds: Default::default(),
         peak_memory_mb: Default::default(),
         started: clock.started_at(),

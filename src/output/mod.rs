@@ -3,9 +3,11 @@
 //! written to any `Write`. Which file holds which format, and how the set
 //! is replaced, is the output folder's business (`folder`).
 //!
-//! CSV is made for spreadsheets: UTF-8 with a BOM (Excel then reads Hebrew
-//! and Chinese correctly on double-click), a header row, RFC 4180 quoting,
-//! formula-looking cells made inert, and no cell longer than Excel holds.
+//! CSV is for scripts: every text exactly as it is (no length cut, no
+//! apostrophe before a leading `=`, so joins on file names and texts hold),
+//! in UTF-8 with a BOM (Excel then still reads Hebrew and Chinese correctly),
+//! a header row and RFC 4180 quoting. The workbook is the file for people:
+//! its cells are typed text, never formulas, cut where a cell ends.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -70,20 +72,8 @@ pub struct Report<'a> {
     pub places: &'a [(f32, f32)],
 }
 
-/// A text cell a spreadsheet shows as text: a leading = + - @ tab or CR
-/// would start a formula, so an apostrophe goes first; overlong text is cut
-/// at Excel's limit, which counts UTF-16 units (an emoji takes two).
-pub fn text_cell(text: &str) -> String {
-    let inert = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    fit_cell(inert)
-}
-
 /// Text cut to what a spreadsheet cell holds, marked with `…` where cut.
-fn fit_cell(text: String) -> String {
+pub(super) fn fit_cell(text: String) -> String {
     if text.encode_utf16().count() <= MAX_CELL_UNITS {
         return text;
     }
@@ -132,16 +122,20 @@ pub fn paragraphs_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         .collect();
     for p in r.paragraphs {
         out.write_record([
-            text_cell(&p.file),
+            p.file.to_string(),
             p.number.to_string(),
             p.language.clone(),
             format!("{:.2}", p.language_confidence),
             p.theme.to_string(),
-            text_cell(labels.get(&p.theme).copied().unwrap_or_default()),
+            labels
+                .get(&p.theme)
+                .copied()
+                .unwrap_or_default()
+                .to_string(),
             score(p.similarity),
             p.first_seen.clone(),
             p.is_new.to_string(),
-            text_cell(&p.text),
+            p.text.to_string(),
         ])?;
     }
     out.flush()
@@ -154,21 +148,21 @@ pub fn themes_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         let t = &named.theme;
         out.write_record([
             named.id.to_string(),
-            text_cell(&t.label),
+            t.label.to_string(),
             t.topic.to_string(),
-            text_cell(&t.topic_label),
+            t.topic_label.to_string(),
             t.size.to_string(),
             t.language_summary(),
             t.languages.len().to_string(),
             score(t.cohesion),
             named.first_seen.clone(),
             named.new_paragraphs.to_string(),
-            text_cell(&named.previous_theme),
-            text_cell(&t.keywords.join(", ")),
-            text_cell(&t.keywords_by_language_summary()),
+            named.previous_theme.to_string(),
+            t.keywords.join(", "),
+            t.keywords_by_language_summary(),
             t.files.to_string(),
             t.single_source.to_string(),
-            text_cell(&r.paragraphs[t.representative].text),
+            r.paragraphs[t.representative].text.to_string(),
         ])?;
     }
     out.flush()
@@ -182,13 +176,13 @@ pub fn examples_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             let p = &r.paragraphs[e.paragraph];
             out.write_record([
                 named.id.to_string(),
-                text_cell(&named.theme.label),
+                named.theme.label.to_string(),
                 e.language.clone(),
                 e.rank.to_string(),
                 score(e.similarity),
-                text_cell(&p.file),
+                p.file.to_string(),
                 p.number.to_string(),
-                text_cell(&p.text),
+                p.text.to_string(),
             ])?;
         }
     }
@@ -270,19 +264,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formulas_are_made_inert_and_long_cells_cut() {
-        assert_eq!(text_cell("=SUM(A1:A9)"), "'=SUM(A1:A9)");
-        assert_eq!(text_cell("+1 555"), "'+1 555");
-        assert_eq!(text_cell("-5 points"), "'-5 points");
-        assert_eq!(text_cell("@cmd"), "'@cmd");
-        assert_eq!(text_cell("\tx"), "'\tx");
-        assert_eq!(text_cell("plain, \"quoted\""), "plain, \"quoted\"");
+    fn long_cells_are_cut_where_a_spreadsheet_cuts_them() {
         let long = "א".repeat(MAX_CELL_UNITS + 10);
-        let cut = text_cell(&long);
+        let cut = fit_cell(long);
         assert_eq!(cut.encode_utf16().count(), MAX_CELL_UNITS);
         assert!(cut.ends_with('…'));
         let emoji = "😀".repeat(17_000);
-        let cut = text_cell(&emoji);
+        let cut = fit_cell(emoji);
         assert!(
             cut.encode_utf16().count() <= MAX_CELL_UNITS,
             "emoji count twice"
@@ -291,18 +279,21 @@ mod tests {
     }
 
     #[test]
-    fn csv_has_bom_header_and_rfc4180_quoting() {
+    fn csv_has_bom_header_and_rfc4180_quoting_and_keeps_text_exact() {
         let mut buf = Vec::new();
         {
             let mut out = csv_writer(&mut buf).unwrap();
             out.write_record(["text"]).unwrap();
-            out.write_record([text_cell("a, \"b\"\nc")]).unwrap();
-            out.write_record([text_cell("=1+1")]).unwrap();
+            out.write_record(["a, \"b\"\nc"]).unwrap();
+            out.write_record(["=1+1"]).unwrap();
             out.flush().unwrap();
         }
         assert!(buf.starts_with(UTF8_BOM));
         let text = String::from_utf8(buf[3..].to_vec()).unwrap();
-        assert_eq!(text, "text\r\n\"a, \"\"b\"\"\nc\"\r\n'=1+1\r\n");
+        assert_eq!(
+            text, "text\r\n\"a, \"\"b\"\"\nc\"\r\n=1+1\r\n",
+            "the text as it is"
+        );
     }
 
     #[test]

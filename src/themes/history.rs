@@ -75,9 +75,12 @@ pub enum Stored {
     Missing,
     /// A sound history, with its exact bytes (the next backup).
     Sound(History, Vec<u8>),
-    /// The history was broken: what could be recovered (the backup's
-    /// retired ids and first sightings, ids above every one ever seen),
-    /// without themes to build on.
+    /// The history was broken and its backup sound: the backup (the run
+    /// before the last), with ids above every one ever seen. Themes build on
+    /// it; the backup file is kept as it is.
+    Restored(History),
+    /// The history was broken and had no sound backup: ids above every one
+    /// ever seen, without themes to build on.
     Recovered(History),
 }
 
@@ -104,16 +107,23 @@ impl Stored {
         let floor = salvage_ids(&String::from_utf8_lossy(&bytes))
             .max(backup.as_ref().map_or(1, |h| h.next_theme_id))
             .max(recorded_next_id(folder.read(RUN_JSON)));
+        if let Some(backup) = backup {
+            tracing::warn!(
+                "{}: broken ({reason}; {kept}); the themes, ids and first sightings of the run \
+                 before are restored from {HISTORY_BACKUP}, new ids from {floor} on",
+                folder.file(HISTORY).display(),
+            );
+            return Stored::Restored(History {
+                next_theme_id: floor,
+                ..backup
+            });
+        }
         tracing::warn!(
-            "{}: broken ({reason}; {kept}); themes start over with ids from {floor} on{}",
+            "{}: broken ({reason}; {kept}) and no sound backup; themes start over with ids \
+             from {floor} on",
             folder.file(HISTORY).display(),
-            if backup.is_some() {
-                ", retired ids and first sightings from the backup"
-            } else {
-                ""
-            }
         );
-        let base = backup.unwrap_or_else(|| History::empty(String::new()));
+        let base = History::empty(String::new());
         Stored::Recovered(History {
             next_theme_id: floor,
             themes: Vec::new(),
@@ -124,11 +134,11 @@ impl Stored {
         })
     }
 
-    /// The history, sound or recovered.
+    /// The history, sound, restored or recovered.
     pub fn history(&self) -> Option<&History> {
         match self {
             Stored::Missing => None,
-            Stored::Sound(h, _) | Stored::Recovered(h) => Some(h),
+            Stored::Sound(h, _) | Stored::Restored(h) | Stored::Recovered(h) => Some(h),
         }
     }
 }
@@ -292,11 +302,12 @@ mod tests {
         )
         .unwrap();
         let folder = OutputFolder::open(dir.path()).unwrap();
-        let Stored::Recovered(h) = Stored::load(&folder) else {
-            panic!("recovered");
+        let Stored::Restored(h) = Stored::load(&folder) else {
+            panic!("restored from the backup");
         };
-        assert_eq!(h.next_theme_id, 9);
-        assert!(h.themes.is_empty());
+        assert_eq!(h.next_theme_id, 9, "above every id the broken file shows");
+        let ids: Vec<usize> = h.themes.iter().map(|t| t.id).collect();
+        assert_eq!(ids, [5, 6], "the backup's themes keep their ids");
         assert_eq!(h.retired.len(), 1);
         let aside = std::fs::read_dir(dir.path())
             .unwrap()

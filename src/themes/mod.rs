@@ -40,6 +40,26 @@ pub struct Changes {
     pub next_theme_id: usize,
 }
 
+/// A model's identities: that of its weights, and that of its vectors (the
+/// weights with the settings that change the vectors, e.g. `+bf16`).
+#[derive(Debug, Clone, Copy)]
+pub struct ModelIds<'a> {
+    /// The weights alone.
+    pub weights: &'a str,
+    /// The weights and the settings: what vectors are cached under.
+    pub vectors: &'a str,
+}
+
+impl ModelIds<'_> {
+    /// Whether vectors recorded under `recorded` came from these weights.
+    fn same_weights(&self, recorded: &str) -> bool {
+        recorded == self.weights
+            || recorded
+                .strip_prefix(self.weights)
+                .is_some_and(|settings| settings.starts_with('+'))
+    }
+}
+
 /// What earlier runs left in the output folder, and whether their themes
 /// count for this run.
 pub struct Previous {
@@ -52,25 +72,28 @@ pub struct Previous {
 }
 
 impl Previous {
-    /// Reads the history in `folder` for a run of the model `model`.
-    pub fn load(folder: &OutputFolder, model: &str, rebuild: bool) -> Self {
+    /// Reads the history in `folder` for a run of the model `model`, whose
+    /// vectors are cached under `model.vectors`. Settings that change the
+    /// vectors only a little (precision, the token limit) keep the themes:
+    /// their centroids still match.
+    pub fn load(folder: &OutputFolder, model: ModelIds, rebuild: bool) -> Self {
         let stored = Stored::load(folder);
         let themes_count = match &stored {
-            Stored::Sound(..) if rebuild => {
+            Stored::Sound(..) | Stored::Restored(_) if rebuild => {
                 tracing::info!("--rebuild: themes start over");
                 false
             }
-            Stored::Sound(h, _) if h.model != model => {
+            Stored::Sound(h, _) | Stored::Restored(h) if !model.same_weights(&h.model) => {
                 tracing::warn!("the model changed since the last run; themes start over");
                 false
             }
-            Stored::Sound(h, _) => !h.themes.is_empty(),
+            Stored::Sound(h, _) | Stored::Restored(h) => !h.themes.is_empty(),
             Stored::Missing | Stored::Recovered(_) => false,
         };
         Self {
             stored,
             themes_count,
-            model: model.to_string(),
+            model: model.vectors.to_string(),
         }
     }
 
