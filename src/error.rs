@@ -43,3 +43,23 @@ pub trait Classified {
     /// The kind of fault.
     fn fault(&self) -> Fault;
 }
+
+/// `text` safe to print on a terminal: control characters (escape
+/// sequences) and bidirectional overrides, which a file name may hold, are
+/// shown escaped.
+pub fn shown(text: &str) -> String {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if unsafe_char(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}

@@ -42,8 +42,21 @@ pub struct LanguageReport {
 
 /// Why a language list cannot be used.
 #[derive(Debug, thiserror::Error)]
-#[error("{0:?} is not a language code this build knows (use ISO 639-1 codes such as en, de, zh)")]
+#[error("{}", unknown_code(.0))]
 pub struct UnknownLanguage(pub String);
+
+fn unknown_code(code: &str) -> String {
+    if code.is_empty() {
+        "an empty code: write the codes with commas and no spaces, e.g. en,he,zh".into()
+    } else {
+        format!("{code:?} is not a language code this build knows (use ISO 639-1 codes such as en, de, zh)")
+    }
+}
+
+/// Whether `code` is an ISO 639-1 code of a language detection knows.
+pub fn is_known_code(code: &str) -> bool {
+    Lang::all().iter().any(|&l| iso_639_1(l) == code)
+}
 
 impl Classified for UnknownLanguage {
     fn fault(&self) -> Fault {
@@ -105,12 +118,56 @@ pub fn identify(paragraphs: &mut [Paragraph], allowed: &Allowed) -> LanguageRepo
         .par_iter()
         .map(|p| detect_with(&p.text, allowed))
         .collect();
+    if allowed.langs.is_some() {
+        warn_outside(paragraphs, &detections, allowed);
+    }
     let reassigned = reassign_doubtful(paragraphs, &mut detections);
     for (p, d) in paragraphs.iter_mut().zip(&detections) {
         p.language = d.lang.map_or(UNDETERMINED, iso_639_1).to_string();
         p.language_confidence = d.confidence as f32;
     }
     LanguageReport { reassigned }
+}
+
+/// Share of the paragraphs that may look like languages outside
+/// `--languages` before a warning says which.
+const OUTSIDE_SHARE_WARNED: f64 = 0.05;
+
+/// Warns when many paragraphs look like languages the allowed list leaves
+/// out (detected without the list, and then confidently), naming them: the
+/// list is then likely missing a language, and those paragraphs are
+/// labelled `und` or a wrong language.
+fn warn_outside(paragraphs: &[Paragraph], detections: &[Detection], allowed: &Allowed) {
+    let outside: Vec<Lang> = paragraphs
+        .par_iter()
+        .zip(detections)
+        .filter_map(|(p, restricted)| {
+            let free = detect_with(&p.text, &Allowed::default());
+            let lang = free.lang?;
+            (free.confidence >= 0.5 && !allowed.allows(lang) && restricted.lang != Some(lang))
+                .then_some(lang)
+        })
+        .collect();
+    if (outside.len() as f64) < OUTSIDE_SHARE_WARNED * paragraphs.len() as f64 {
+        return;
+    }
+    let mut counts: HashMap<Lang, usize> = HashMap::new();
+    for lang in outside.iter() {
+        *counts.entry(*lang).or_default() += 1;
+    }
+    let mut counts: Vec<(Lang, usize)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(iso_639_1(a.0).cmp(iso_639_1(b.0))));
+    let named: Vec<String> = counts
+        .iter()
+        .map(|(l, n)| format!("{} ({n})", iso_639_1(*l)))
+        .collect();
+    tracing::warn!(
+        "{} of {} paragraphs look like languages outside --languages: {}; add them to the list \
+         or those paragraphs stay `und` or take a wrong language",
+        outside.len(),
+        paragraphs.len(),
+        named.join(", ")
+    );
 }
 
 /// Which script a letter is in, for the scripts that decide a language or

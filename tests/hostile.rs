@@ -856,9 +856,144 @@ fn the_same_articles_given_three_times_keep_their_titles() {
         "--quiet",
     ]);
     let texts = |dir: &Path| -> BTreeSet<String> {
-        paragraphs(dir).into_iter().map(|p| p["text"].clone()).collect()
+        paragraphs(dir)
+            .into_iter()
+            .map(|p| p["text"].clone())
+            .collect()
     };
     assert_eq!(texts(thrice.path()), texts(once.path()));
     let skipped = &run_json(thrice.path())["counts"]["skipped"];
-    assert!(skipped["duplicate"].as_u64().unwrap() >= 2 * 149, "{skipped}");
+    assert!(
+        skipped["duplicate"].as_u64().unwrap() >= 2 * 149,
+        "{skipped}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_stopping_signal_leaves_the_previous_report_and_no_staged_files() {
+    use std::io::{BufRead, BufReader};
+    let input = small_input();
+    let output = tempfile::tempdir().unwrap();
+    job_ok(input.path(), output.path(), &["--quiet"]);
+    let before = std::fs::read(output.path().join("themes.csv")).unwrap();
+    for seed in std::fs::read_dir(repo_root().join("seeds")).unwrap() {
+        let seed = seed.unwrap().path();
+        std::fs::copy(&seed, input.path().join(seed.file_name().unwrap())).unwrap();
+    }
+    for signal in ["TERM", "INT", "HUP"] {
+        let mut child = command(&["--input", arg(input.path()), "--output", arg(output.path())])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("embedding") {
+                break;
+            }
+        }
+        let killed = std::process::Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        for line in lines {
+            seen.push_str(&line.unwrap());
+            seen.push('\n');
+        }
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{signal}: {seen}");
+        assert!(seen.contains("stopped by a signal"), "{seen}");
+        assert_eq!(
+            std::fs::read(output.path().join("themes.csv")).unwrap(),
+            before
+        );
+        let leftovers: Vec<String> = file_names(output.path())
+            .into_iter()
+            .filter(|n| n.starts_with(".crossthemes-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{signal}: {leftovers:?}");
+    }
+}
+
+#[test]
+fn first_sightings_lost_from_the_cache_are_written_back() {
+    let input = small_input();
+    let output = tempfile::tempdir().unwrap();
+    job_ok(input.path(), output.path(), &["--quiet"]);
+    let days = |output: &Path| -> BTreeSet<(String, String)> {
+        let cache = rusqlite::Connection::open(output.join("cache.sqlite")).unwrap();
+        let mut rows = cache
+            .prepare("SELECT text_sha256, first_seen FROM paragraphs_seen")
+            .unwrap();
+        rows.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let before = days(output.path());
+    assert!(!before.is_empty());
+    // A run stopped between its report and the cache's record of it.
+    rusqlite::Connection::open(output.path().join("cache.sqlite"))
+        .unwrap()
+        .execute("DELETE FROM paragraphs_seen", [])
+        .unwrap();
+    job_ok(input.path(), output.path(), &["--quiet"]);
+    assert!(paragraphs(output.path())
+        .iter()
+        .all(|p| p["new"] == "false"));
+    assert_eq!(days(output.path()), before);
+}
+
+#[test]
+fn a_languages_list_that_leaves_out_the_corpus_languages_says_which() {
+    let output = tempfile::tempdir().unwrap();
+    let out = job_ok(
+        &repo_root().join("seeds"),
+        output.path(),
+        &["--languages", "en,fr"],
+    );
+    let text = stderr(&out);
+    let line = text
+        .lines()
+        .find(|l| l.contains("outside --languages"))
+        .unwrap_or_else(|| panic!("a warning: {text}"));
+    for lang in ["zh (", "he (", "pl ("] {
+        assert!(line.contains(lang), "{line}");
+    }
+}
+
+#[test]
+fn small_mistakes_get_messages_that_say_what_to_do() {
+    let output = tempfile::tempdir().unwrap();
+    let out = run(&["--label-language", "xx", "--output", arg(output.path())]);
+    assert_error(&out, 2, "not an ISO 639-1 code");
+    let out = run(&["--languages", "en,", "--output", arg(output.path())]);
+    assert_error(&out, 2, "no spaces");
+    for args in [
+        &["bench-scale", "--paragraphs", "0"][..],
+        &["bench-report", "--paragraphs", "4000000000"][..],
+    ] {
+        let out = run(args);
+        assert_error(&out, 2, "a whole number from 1 to");
+    }
+    let parent = tempfile::tempdir().unwrap();
+    let link = parent.path().join("out");
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(parent.path().join("gone"), &link).unwrap();
+        let out = run(&["--output", arg(&link)]);
+        assert_error(&out, 2, "which does not exist");
+    }
+    let hostile_name = parent.path().join("a\u{1b}[31mred\u{202e}txt.");
+    let out = run(&["--input", arg(&hostile_name)]);
+    assert_error(&out, 2, "\\u{1b}[31mred\\u{202e}");
+    assert!(
+        !stderr(&out).contains('\u{1b}'),
+        "no raw escape on the terminal"
+    );
 }

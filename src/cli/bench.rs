@@ -80,10 +80,10 @@ pub(super) enum Command {
     #[command(name = "bench-report")]
     Report {
         /// Paragraphs.
-        #[arg(long, default_value_t = 100_000)]
+        #[arg(long, default_value_t = 100_000, value_parser = synthetic_count)]
         paragraphs: usize,
         /// Themes.
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = 30, value_parser = synthetic_count)]
         themes: usize,
         /// Where the page goes.
         #[arg(long, default_value = "target/bench-report.html")]
@@ -116,7 +116,7 @@ pub(super) enum Command {
     #[command(name = "bench-scale")]
     Scale {
         /// Paragraphs (repeatable).
-        #[arg(long = "paragraphs", default_values_t = [10_000, 100_000, 1_000_000])]
+        #[arg(long = "paragraphs", default_values_t = [10_000, 100_000, 1_000_000], value_parser = synthetic_count)]
         paragraphs: Vec<usize>,
         /// Folder to save each size's vectors (.npy) and chosen k in, for
         /// benches/faiss_kmeans.py.
@@ -220,5 +220,18 @@ fn noise_size(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(n) if n > 0.0 && n < 1.0 => Ok(n),
         _ => Err("a mean 1 − cosine between 0 and 1 is expected, e.g. 3e-6".into()),
+    }
+}
+
+/// Most synthetic paragraphs a benchmark makes: ten million 384-dimension
+/// vectors are 15 GB already.
+const MOST_SYNTHETIC: usize = 10_000_000;
+
+fn synthetic_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MOST_SYNTHETIC).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "a whole number from 1 to {MOST_SYNTHETIC} is expected"
+        )),
     }
 }

@@ -13,11 +13,11 @@ use clap::{Args, Parser};
 
 use crate::cluster::{Debias, KChoice};
 use crate::embed::{DeviceChoice, EmbedOptions, Engine, Precision, DEFAULT_MAX_TOKENS};
-use crate::error::{Classified, Fault, Setting};
+use crate::error::{shown, Classified, Fault, Setting};
 use crate::folder::CACHE;
 use crate::ingest::{IngestOptions, DEFAULT_MAX_FILE_MB};
 use crate::job::{self, JobConfig, JobError, ModelConfig};
-use crate::language::Allowed;
+use crate::language::{self, Allowed};
 use crate::model::DEFAULT_MODEL;
 use crate::progress::Progress;
 
@@ -74,7 +74,7 @@ struct JobArgs {
     /// The language of labels and keywords, as an ISO 639-1 code (default:
     /// English where the corpus has English paragraphs, else its most
     /// common language).
-    #[arg(long)]
+    #[arg(long, value_parser = language_code)]
     label_language: Option<String>,
 }
 
@@ -196,7 +196,13 @@ fn report_error(error: &anyhow::Error) -> i32 {
         _ => String::new(),
     };
     // A closed or broken stderr must not turn an error into a panic.
-    let _ = writeln!(std::io::stderr(), "error: {flag}{error:#}");
+    // File names reach the terminal escaped: no escape sequences, no bidi
+    // overrides from a name an attacker chose.
+    let _ = writeln!(
+        std::io::stderr(),
+        "error: {flag}{}",
+        shown(&format!("{error:#}"))
+    );
     match fault {
         Fault::Usage(_) => 2,
         Fault::Busy => 3,
@@ -275,4 +281,13 @@ fn init_logging(log: &LogArgs) {
         // Its own report of a failed write would panic on a broken stderr.
         .log_internal_errors(false)
         .init();
+}
+
+fn language_code(text: &str) -> Result<String, String> {
+    let code = text.trim().to_lowercase();
+    if language::is_known_code(&code) {
+        Ok(code)
+    } else {
+        Err("not an ISO 639-1 code this build knows (e.g. en, de, zh)".into())
+    }
 }

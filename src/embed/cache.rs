@@ -462,8 +462,9 @@ impl EmbeddingCache {
             .collect()
     }
 
-    /// Records `day` as the first sighting of paragraph keys not seen before.
-    pub fn mark_seen(&mut self, keys: &[&str], day: &str) -> Result<(), CacheError> {
+    /// Records each (key, day) as that paragraph's first sighting, where
+    /// the key has none yet.
+    pub fn mark_seen(&mut self, days: &[(&str, &str)]) -> Result<(), CacheError> {
         let path = self.path.clone();
         let fail = |error| CacheError::Sqlite {
             path: path.clone(),
@@ -474,7 +475,7 @@ impl EmbeddingCache {
             let mut insert = tx
                 .prepare_cached("INSERT OR IGNORE INTO paragraphs_seen VALUES (?1, ?2)")
                 .map_err(fail)?;
-            for key in keys {
+            for (key, day) in days {
                 insert.execute(params![key, day]).map_err(fail)?;
             }
         }
@@ -575,8 +576,10 @@ mod tests {
     fn first_sightings_are_kept() {
         let dir = tempfile::tempdir().unwrap();
         let mut cache = EmbeddingCache::open(&dir.path().join("c.sqlite")).unwrap();
-        cache.mark_seen(&["a"], "2026-01-01").unwrap();
-        cache.mark_seen(&["a", "b"], "2026-02-02").unwrap();
+        cache.mark_seen(&[("a", "2026-01-01")]).unwrap();
+        cache
+            .mark_seen(&[("a", "2026-02-02"), ("b", "2026-02-02")])
+            .unwrap();
         assert_eq!(
             cache.first_seen(&["a", "b", "c"]).unwrap(),
             vec![Some("2026-01-01".into()), Some("2026-02-02".into()), None]
@@ -589,7 +592,7 @@ mod tests {
         let path = dir.path().join("cache.sqlite");
         let mut cache = EmbeddingCache::open(&path).unwrap();
         cache.store("m", &[("k", &unit(2, 0))]).unwrap();
-        cache.mark_seen(&["k"], "2026-01-01").unwrap();
+        cache.mark_seen(&[("k", "2026-01-01")]).unwrap();
         cache
             .conn
             .execute("UPDATE meta SET value = '1' WHERE key = 'schema'", [])

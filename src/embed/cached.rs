@@ -88,16 +88,17 @@ impl<'e> CachedEmbedder<'e> {
         self.cache.first_seen(&keys)
     }
 
-    /// Records the paragraphs seen for the first time on `day`; called once
-    /// their run's report files are in place, so that a run that fails
-    /// leaves them new for the next one.
-    pub fn remember_new(&mut self, paragraphs: &[Paragraph], day: &str) -> Result<(), CacheError> {
-        let new: Vec<&str> = paragraphs
+    /// Records the day each paragraph was first seen, where the cache does
+    /// not know it yet: this run's new paragraphs, and those a run stopped
+    /// between its report and this record left out. Called once the
+    /// report files are in place, so that a run that fails leaves its new
+    /// paragraphs new for the next one.
+    pub fn remember_sightings(&mut self, paragraphs: &[Paragraph]) -> Result<(), CacheError> {
+        let days: Vec<(&str, &str)> = paragraphs
             .iter()
-            .filter(|p| p.is_new)
-            .map(|p| p.key.as_str())
+            .map(|p| (p.key.as_str(), p.first_seen.as_str()))
             .collect();
-        self.cache.mark_seen(&new, day)
+        self.cache.mark_seen(&days)
     }
 
     /// Marks the cache (a shard's) finished: every vector it is to hold is

@@ -13,6 +13,7 @@ mod lock;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, Once};
 
 use tempfile::NamedTempFile;
 
@@ -45,6 +46,40 @@ pub const CACHE: &str = "cache.sqlite";
 const TEMP_PREFIX: &str = ".crossthemes-";
 /// Lists the staged set; its presence means the new set has won.
 const COMMIT_FILE: &str = ".crossthemes-commit";
+
+/// Held while a commit puts its files in place: a stopping signal waits
+/// for it, so that it never clears files a commit is about to rename.
+static COMMITTING: Mutex<()> = Mutex::new(());
+/// The output folder open in this process, whose staged files a stopping
+/// signal clears.
+static OPEN_FOLDER: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// On SIGINT, SIGTERM or SIGHUP: removes what this run staged in its
+/// output folder (a commit under way is let finish first), says so, and
+/// exits with code 130. The previous report set stays as it was.
+fn clear_staged_on_signals() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let installed = ctrlc::set_handler(|| {
+            let _commit = COMMITTING.lock().unwrap_or_else(|e| e.into_inner());
+            let dir = OPEN_FOLDER
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if let Some(dir) = dir {
+                let _ = remove_leftovers(&dir);
+            }
+            let _ = writeln!(
+                std::io::stderr(),
+                "stopped by a signal; the previous report files are as they were"
+            );
+            std::process::exit(130);
+        });
+        if let Err(e) = installed {
+            tracing::debug!("no signal handler: {e}");
+        }
+    });
+}
 
 /// Why the output folder could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +154,15 @@ impl OutputFolder {
             dir: dir.to_path_buf(),
             error,
         };
+        let dangling = std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink())
+            && !dir.exists();
+        if dangling {
+            let target = std::fs::read_link(dir).unwrap_or_default();
+            return Err(unwritable(std::io::Error::other(format!(
+                "a link to {}, which does not exist",
+                target.display()
+            ))));
+        }
         std::fs::create_dir_all(dir).map_err(unwritable)?;
         new_temp_file(dir).map_err(unwritable)?;
         let folder = Self {
@@ -126,6 +170,8 @@ impl OutputFolder {
             dir: dir.to_path_buf(),
         };
         recover(dir)?;
+        *OPEN_FOLDER.lock().unwrap_or_else(|e| e.into_inner()) = Some(dir.to_path_buf());
+        clear_staged_on_signals();
         Ok(folder)
     }
 
@@ -156,16 +202,30 @@ impl OutputFolder {
         Staging {
             dir: &self.dir,
             entries: Vec::new(),
+            committed: false,
         }
     }
 }
 
 /// A set of files staged in the output folder, replaced as one by
-/// [`Staging::commit`]; dropped uncommitted, it leaves the old set.
+/// [`Staging::commit`]; dropped uncommitted (a write failed, a disk
+/// filled up), it removes what it staged and leaves the old set.
 pub struct Staging<'f> {
     dir: &'f Path,
     /// `+name` for a staged file, `-name` for a file the set removes.
     entries: Vec<String>,
+    committed: bool,
+}
+
+impl Drop for Staging<'_> {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        for name in self.entries.iter().filter_map(|e| e.strip_prefix('+')) {
+            let _ = std::fs::remove_file(self.dir.join(staged_name(name)));
+        }
+    }
 }
 
 impl Staging<'_> {
@@ -192,7 +252,9 @@ impl Staging<'_> {
     }
 
     /// Puts the whole set in place; returns the paths written.
-    pub fn commit(self) -> Result<Vec<PathBuf>, FolderError> {
+    pub fn commit(mut self) -> Result<Vec<PathBuf>, FolderError> {
+        let _commit = COMMITTING.lock().unwrap_or_else(|e| e.into_inner());
+        self.committed = true;
         let entries = self.entries.join("\n");
         let commit = self.dir.join(COMMIT_FILE);
         write_file(
@@ -304,6 +366,12 @@ fn recover(dir: &Path) -> Result<(), FolderError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(write_error(commit)(e)),
     }
+    remove_leftovers(dir)
+}
+
+/// Removes the staged and temporary files in `dir` (none of them is part
+/// of a report set until a commit names it).
+fn remove_leftovers(dir: &Path) -> Result<(), FolderError> {
     let entries = std::fs::read_dir(dir).map_err(write_error(dir.to_path_buf()))?;
     for entry in entries.flatten() {
         let leftover = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
@@ -377,6 +445,15 @@ mod tests {
         set.remove(EMBEDDINGS_NPY);
         drop(set);
         assert_eq!(folder.read(THEMES_CSV).unwrap(), b"old", "not committed");
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(TEMP_PREFIX))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "an uncommitted set removes what it staged: {left:?}"
+        );
         let mut set = folder.stage();
         set.add(THEMES_CSV, &|w| w.write_all(b"new")).unwrap();
         set.remove(EMBEDDINGS_NPY);

@@ -122,7 +122,7 @@ fn is_report_folder(entry: &walkdir::DirEntry) -> bool {
     if found {
         tracing::warn!(
             "{}: a crossthemes output folder inside the input; not read",
-            super::shown(&entry.path().display().to_string())
+            crate::error::shown(&entry.path().display().to_string())
         );
     }
     found

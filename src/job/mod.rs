@@ -148,7 +148,7 @@ pub fn run(config: &JobConfig) -> Result<(), JobError> {
         (&previous, &identified),
     )?;
     log_written(config, &written, &identified, &corpus);
-    cached.remember_new(&corpus.paragraphs, &today)?;
+    cached.remember_sightings(&corpus.paragraphs)?;
     Ok(())
 }
 

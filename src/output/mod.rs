@@ -205,16 +205,30 @@ pub fn runs_csv(
 }
 
 /// The rows of an earlier runs.csv (without its header), to append to;
-/// none where there was none.
+/// none where there was none. A row that does not have runs.csv's columns
+/// (an edit by hand, another version's file) is dropped with a warning:
+/// it must not stop every later run.
 pub fn earlier_runs(runs_csv: Option<&[u8]>) -> Vec<csv::StringRecord> {
     let Some(bytes) = runs_csv else {
         return Vec::new();
     };
     let body = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
-    csv::Reader::from_reader(body)
+    let (kept, dropped): (Vec<_>, Vec<_>) = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(body)
         .records()
-        .filter_map(Result::ok)
-        .collect()
+        .partition(|row| {
+            row.as_ref()
+                .is_ok_and(|r| r.len() == RunSummary::COLUMNS.len())
+        });
+    if !dropped.is_empty() {
+        tracing::warn!(
+            "runs.csv: {} rows without its {} columns are dropped",
+            dropped.len(),
+            RunSummary::COLUMNS.len()
+        );
+    }
+    kept.into_iter().filter_map(Result::ok).collect()
 }
 
 /// themes.xlsx: the report's sheets, with `earlier_runs` in its Runs sheet.
@@ -294,6 +308,15 @@ mod tests {
             text, "text\r\n\"a, \"\"b\"\"\nc\"\r\n=1+1\r\n",
             "the text as it is"
         );
+    }
+
+    #[test]
+    fn rows_of_a_runs_csv_edited_by_hand_do_not_stop_the_run() {
+        let good = "2026-01-01T00:00:00Z,1,2,2,2,0,1,3.0";
+        let text = format!("time,files\r\n1,2\r\n{good}\r\n\"unterminated\r\n");
+        let rows = earlier_runs(Some(text.as_bytes()));
+        assert_eq!(rows.len(), 1);
+        assert_eq!(&rows[0][0], "2026-01-01T00:00:00Z");
     }
 
     #[test]
