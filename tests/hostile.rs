@@ -997,3 +997,34 @@ fn small_mistakes_get_messages_that_say_what_to_do() {
         "no raw escape on the terminal"
     );
 }
+
+#[test]
+fn themes_whose_paragraphs_come_back_get_their_ids_back() {
+    let input = tempfile::tempdir().unwrap();
+    let aside = tempfile::tempdir().unwrap();
+    for seed in std::fs::read_dir(repo_root().join("seeds")).unwrap() {
+        let seed = seed.unwrap().path();
+        std::fs::copy(&seed, input.path().join(seed.file_name().unwrap())).unwrap();
+    }
+    let output = tempfile::tempdir().unwrap();
+    let themes = |output: &Path| -> Vec<(String, String, String)> {
+        read_csv(&output.join("themes.csv"))
+            .into_iter()
+            .map(|t| (t["theme"].clone(), t["size"].clone(), t["label"].clone()))
+            .collect()
+    };
+    job_ok(input.path(), output.path(), &["--quiet"]);
+    let first = themes(output.path());
+    // A third of the corpus is missing for one run, then comes back.
+    for name in ["003_c2cfcedf84124928.txt", "004_b16636b05b5f2f31.txt"] {
+        std::fs::rename(input.path().join(name), aside.path().join(name)).unwrap();
+    }
+    job_ok(input.path(), output.path(), &["--quiet"]);
+    for name in ["003_c2cfcedf84124928.txt", "004_b16636b05b5f2f31.txt"] {
+        std::fs::rename(aside.path().join(name), input.path().join(name)).unwrap();
+    }
+    job_ok(input.path(), output.path(), &["--quiet"]);
+    assert_eq!(themes(output.path()), first);
+    let returned = &run_json(output.path())["refresh"]["themes_returned"];
+    assert!(!returned.as_array().unwrap().is_empty(), "{returned}");
+}

@@ -434,3 +434,28 @@ fn bench_embed_reads_the_run_against_the_peak_sampled_between_batches() {
         "{share} % of {peak} for {arithmetic}: {text}"
     );
 }
+
+/// Under `--k auto` no theme is a sliver: clusters under the minimum size
+/// are dissolved into their nearest themes, and run.json says how many.
+#[test]
+fn the_seeds_have_no_sliver_themes() {
+    let dir = run_on_seeds(&[]);
+    let run = run_json(dir.path());
+    let min = run["k_selection"]["min_theme_size"].as_u64().unwrap();
+    assert!(min >= 3, "{run}");
+    let themes = read_csv(&dir.path().join("themes.csv"));
+    assert_eq!(themes.len() as u64, run["k"].as_u64().unwrap());
+    for t in &themes {
+        assert!(t["size"].parse::<u64>().unwrap() >= min, "{t:?}");
+    }
+    let paragraphs = read_csv(&dir.path().join("paragraphs.csv"));
+    assert_eq!(paragraphs.len(), 149, "every paragraph keeps a theme");
+    // Asked for, slivers stay: the minimum is the user's to set.
+    let all = run_on_seeds(&["--min-theme-size", "1"]);
+    let run_all = run_json(all.path());
+    assert_eq!(run_all["k_selection"]["dissolved"], 0);
+    assert_eq!(
+        run_all["k"].as_u64().unwrap(),
+        run["k"].as_u64().unwrap() + run["k_selection"]["dissolved"].as_u64().unwrap()
+    );
+}

@@ -55,6 +55,11 @@ struct JobArgs {
     /// Seed for k-means; the same input and seed give byte-identical CSVs.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Fewest paragraphs a theme holds; smaller clusters are dissolved into
+    /// their nearest themes (default: a quarter of the mean theme size, at
+    /// least 3, under `--k auto`; 1 under `--k N`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    min_theme_size: Option<u32>,
     /// How the language signal is removed before clustering.
     #[arg(long, value_enum, default_value_t = Debias::Joint)]
     debias: Debias,
@@ -236,6 +241,7 @@ impl JobArgs {
             k: self.k,
             seed: self.seed,
             debias: self.debias,
+            min_theme_size: self.min_theme_size.map(|n| n as usize),
             save_embeddings: self.save_embeddings,
             rebuild: self.rebuild,
             model,

@@ -78,6 +78,8 @@ pub fn choose_k(
             k: 1,
             method: "one theme: fewer than 3 paragraphs".into(),
             candidates: vec![],
+            min_theme_size: 1,
+            dissolved: 0,
         };
         return Ok((fitted, selection));
     }
@@ -126,6 +128,8 @@ pub fn choose_k(
              over k = {k_min}..={k_max}{on_what}"
         ),
         candidates: scores,
+        min_theme_size: 1,
+        dissolved: 0,
     };
     Ok((fitted, selection))
 }

@@ -80,6 +80,20 @@ pub struct ClusterOptions {
     /// Where to start instead of k-means++ (a refresh starts from the
     /// previous run's themes); used when k equals their number.
     pub init: Option<WarmStart>,
+    /// Fewest paragraphs a theme holds; a smaller cluster is dissolved into
+    /// the nearest themes. `None`: [`default_min_theme_size`] under
+    /// `--k auto` (and k kept by a refresh), 1 under `--k N`.
+    pub min_theme_size: Option<usize>,
+}
+
+/// The fewest paragraphs a theme holds by default under `--k auto`: a
+/// quarter of the mean theme size at the fewest themes auto k tries, and at
+/// least 3. A theme of one or two paragraphs is no theme an analyst can
+/// read across languages. It depends on the corpus size alone, so that a
+/// refresh of the same corpus keeps the same themes.
+pub fn default_min_theme_size(paragraphs: usize) -> usize {
+    let (k_min, _) = auto_k::k_range(paragraphs);
+    (paragraphs / k_min.max(1) / 4).max(3)
 }
 
 impl Default for ClusterOptions {
@@ -90,6 +104,7 @@ impl Default for ClusterOptions {
             debias: Debias::Joint,
             restarts: 10,
             init: None,
+            min_theme_size: None,
         }
     }
 }
@@ -128,6 +143,10 @@ pub struct KSelection {
     pub method: String,
     /// (k, mean silhouette) for each candidate tried by `--k auto`.
     pub candidates: Vec<(usize, f64)>,
+    /// Fewest paragraphs a theme holds.
+    pub min_theme_size: usize,
+    /// Clusters under that size, dissolved into the nearest themes.
+    pub dissolved: usize,
 }
 
 /// Themes found in the paragraphs. Labels are 0-based, ordered by theme size
@@ -211,6 +230,8 @@ pub fn cluster(
                 k,
                 method: method.into(),
                 candidates: vec![],
+                min_theme_size: 1,
+                dissolved: 0,
             };
             (fitted, selection)
         }
@@ -228,7 +249,17 @@ fn finish(
     selection: KSelection,
     options: &ClusterOptions,
 ) -> Result<Clustering, ClusterError> {
-    let labels = fill_empty_themes(data.view(), languages, &fitted, selection.k);
+    let min_size = options.min_theme_size.unwrap_or(match options.k {
+        KChoice::Fixed(_) => 1,
+        KChoice::Auto | KChoice::Kept(_) => default_min_theme_size(data.nrows()),
+    });
+    let (labels, dissolved) = without_slivers(
+        data.view(),
+        languages,
+        fitted,
+        selection.k,
+        (min_size, options),
+    )?;
     let k = labels.iter().max().map_or(1, |m| m + 1);
     let mut sizes: Vec<(usize, usize, usize)> = (0..k)
         .map(|c| {
@@ -258,9 +289,110 @@ fn finish(
         vectors,
         centroids,
         warm_start,
-        selection: KSelection { k, ..selection },
+        selection: KSelection {
+            k,
+            method: match dissolved {
+                0 => selection.method,
+                n => format!(
+                    "{}; {n} clusters under {min_size} paragraphs dissolved into the nearest themes",
+                    selection.method
+                ),
+            },
+            min_theme_size: min_size,
+            dissolved,
+            ..selection
+        },
         topics,
     })
+}
+
+/// The labels of `fitted` with no theme under `min_size` paragraphs (and
+/// none empty), and how many clusters were dissolved. Where one is, the
+/// themes are fitted again from what is left, so that the result is a
+/// fit of its own that a refresh starting from it finds again.
+fn without_slivers(
+    data: ArrayView2<f32>,
+    languages: &Languages,
+    mut fitted: Fitted,
+    mut k: usize,
+    (min_size, options): (usize, &ClusterOptions),
+) -> Result<(Vec<usize>, usize), ClusterError> {
+    let mut dissolved_in_all = 0;
+    loop {
+        let labels = fill_empty_themes(data, languages, &fitted, k);
+        let (labels, dissolved) = dissolve_small_themes(data, languages, &fitted, labels, min_size);
+        if dissolved == 0 {
+            return Ok((labels, dissolved_in_all));
+        }
+        dissolved_in_all += dissolved;
+        let mut kept: Vec<usize> = labels.clone();
+        kept.sort_unstable();
+        kept.dedup();
+        let compact: Vec<usize> = labels
+            .iter()
+            .map(|l| kept.binary_search(l).expect("a kept theme"))
+            .collect();
+        k = kept.len();
+        let left = Fitted {
+            labels: compact,
+            offsets: fitted.offsets.clone(),
+        };
+        let warm = left.warm_start(data, languages, k);
+        let settings = FitSettings {
+            k,
+            debias: options.debias,
+            restarts: options.restarts,
+            seed: options.seed,
+            warm: Some(&warm),
+        };
+        fitted = joint::fit(data, languages, &settings)?;
+    }
+}
+
+/// Dissolves every cluster of fewer than `min_size` paragraphs, smallest
+/// first: each of its paragraphs joins the nearest remaining theme (in the
+/// corrected space). One theme always stays. Returns the labels (dissolved
+/// clusters left empty) and how many clusters were dissolved.
+fn dissolve_small_themes(
+    data: ArrayView2<f32>,
+    languages: &Languages,
+    fitted: &Fitted,
+    mut labels: Vec<usize>,
+    min_size: usize,
+) -> (Vec<usize>, usize) {
+    let k = labels.iter().max().map_or(1, |m| m + 1);
+    let mut alive = vec![true; k];
+    let mut dissolved = 0;
+    loop {
+        let mut sizes = vec![0usize; k];
+        for &l in &labels {
+            sizes[l] += 1;
+        }
+        let smallest = (0..k)
+            .filter(|&c| alive[c] && sizes[c] < min_size)
+            .min_by_key(|&c| (sizes[c], std::cmp::Reverse(c)));
+        let Some(small) = smallest.filter(|_| alive.iter().filter(|&&a| a).count() > 1) else {
+            return (labels, dissolved);
+        };
+        alive[small] = false;
+        dissolved += 1;
+        let offsets = &fitted.offsets;
+        let means = joint::corrected_means(data, &languages.ids, offsets, &labels, k);
+        let members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == small).collect();
+        for i in members {
+            let corrected = &data.row(i) - &offsets.row(languages.ids[i]);
+            let distance = |c: usize| {
+                let d = &corrected - &means.row(c);
+                d.dot(&d)
+            };
+            let nearest = (0..k)
+                .filter(|&c| alive[c] && sizes[c] > 0)
+                .min_by(|&a, &b| distance(a).total_cmp(&distance(b)).then(a.cmp(&b)));
+            if let Some(c) = nearest {
+                labels[i] = c;
+            }
+        }
+    }
 }
 
 /// k-means can leave a theme empty (the joint fit moves the points under

@@ -8,6 +8,7 @@ use ndarray::Array2;
 
 use super::cache::{CacheError, EmbeddingCache};
 use super::{EmbedError, EmbedStats, Embedder};
+use crate::error::shown;
 use crate::ingest::{text_key, Paragraph};
 
 /// New texts are embedded and committed to the cache in chunks this size.
@@ -56,7 +57,10 @@ impl<'e> CachedEmbedder<'e> {
         paragraphs: &[&Paragraph],
         progress: &dyn Fn(usize),
     ) -> Result<Vectors, EmbedError> {
-        let name = |i: usize| format!("{} paragraph {}", paragraphs[i].file, paragraphs[i].number);
+        let name = |i: usize| {
+            let p = paragraphs[i];
+            format!("{} paragraph {}", shown(&p.file), p.number)
+        };
         let items = Keyed {
             noun: "paragraphs",
             keys: paragraphs.iter().map(|p| p.key.as_str()).collect(),

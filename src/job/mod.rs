@@ -45,6 +45,8 @@ pub struct JobConfig {
     pub seed: u64,
     /// How the language signal is removed.
     pub debias: Debias,
+    /// Fewest paragraphs of a theme (default: by the corpus, under auto k).
+    pub min_theme_size: Option<usize>,
     /// Also write embeddings.npy.
     pub save_embeddings: bool,
     /// Ignore the previous runs' themes.
@@ -158,6 +160,7 @@ impl JobConfig {
             k: self.k,
             seed: self.seed,
             debias: self.debias,
+            min_theme_size: self.min_theme_size,
             ..Default::default()
         }
     }

@@ -29,6 +29,7 @@ pub(super) fn report_files(
         previous_themes: previous.theme_count(),
         new_paragraphs: stages.corpus.paragraphs.iter().filter(|p| p.is_new).count(),
         themes_retired: identified.retired_now.clone(),
+        themes_returned: identified.returned.clone(),
         next_theme_id: identified.next_theme_id(),
     };
     let history = identified.history_files(previous)?;

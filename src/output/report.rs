@@ -49,7 +49,9 @@ const PALETTE: [&str; 12] = [
     "#9c755f", "#bab0ac", "#1f77b4", "#d62728",
 ];
 
-/// Escapes text for HTML content and attribute values.
+/// Escapes text for HTML content and attribute values. Explicit bidi
+/// embeddings, overrides and isolates are dropped: a string from the input
+/// (a file name, a paragraph) must not reorder the page around it.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -59,6 +61,27 @@ fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A JavaScript string literal that is inert inside a `<script>` element:
+/// no `</script>`, no `<!--`, no line separators (and, as in [`escape`], no
+/// bidi overrides).
+fn script_string(text: &str) -> String {
+    let json = serde_json::to_string(text).unwrap_or_default();
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {}
             c => out.push(c),
         }
     }
@@ -438,9 +461,31 @@ fn canvas_map(
     page.push_str("],text:[");
     array_items(
         page,
-        r.paragraphs.iter().map(|p| {
-            serde_json::to_string(&short(&p.text, MAP_TEXT_CHARS / 2)).unwrap_or_default()
-        }),
+        r.paragraphs
+            .iter()
+            .map(|p| script_string(&short(&p.text, MAP_TEXT_CHARS / 2))),
+    );
+    // Languages and files by index, so that the reading panel names both.
+    let mut languages: Vec<(&str, usize)> = language_index.iter().map(|(l, &i)| (*l, i)).collect();
+    languages.sort_by_key(|&(_, i)| i);
+    page.push_str("],langs:[");
+    array_items(page, languages.iter().map(|(l, _)| script_string(l)));
+    let mut files: Vec<&str> = Vec::new();
+    let mut file_index: HashMap<&str, usize> = HashMap::new();
+    for p in r.paragraphs {
+        file_index.entry(p.file.as_str()).or_insert_with(|| {
+            files.push(p.file.as_str());
+            files.len() - 1
+        });
+    }
+    page.push_str("],files:[");
+    array_items(page, files.iter().map(|f| script_string(f)));
+    page.push_str("],file:[");
+    array_items(
+        page,
+        r.paragraphs
+            .iter()
+            .map(|p| file_index[p.file.as_str()].to_string()),
     );
     page.push_str("],colour:{");
     array_items(
@@ -527,9 +572,9 @@ fn cards_section(page: &mut Page, r: &Pages, colour: &HashMap<usize, &str>) {
         let t = &named.theme;
         let _ = write!(
             page,
-            "<article class=\"theme\" data-theme=\"{}\" style=\"border-color:{}\"><h3>{} · {}</h3>\
-             <p class=\"facts\">topic {}: {} · {} paragraphs · {} · {} file{}{} · cohesion {:.2} · first seen {}</p>\
-             <p class=\"keywords\">{}</p>",
+            "<article class=\"theme\" data-theme=\"{}\" style=\"border-color:{}\"><h3>{} · <bdi>{}</bdi></h3>\
+             <p class=\"facts\">topic {}: <bdi>{}</bdi> · {} paragraphs · {} · {} file{}{} · cohesion {:.2} · first seen {}</p>\
+             <p class=\"keywords\"><bdi>{}</bdi></p>",
             named.id,
             colour.get(&named.id).copied().unwrap_or("#999"),
             named.id,
@@ -565,7 +610,7 @@ fn cards_section(page: &mut Page, r: &Pages, colour: &HashMap<usize, &str>) {
             let p = &r.paragraphs[e.paragraph];
             let _ = write!(
                 page,
-                "<li lang=\"{}\" dir=\"{}\">{}<span class=\"source\"> — {} ¶{}, similarity {:.2}</span></li>",
+                "<li lang=\"{}\" dir=\"{}\">{}<span class=\"source\" dir=\"ltr\"> — <bdi>{}</bdi> ¶{}, similarity {:.2}</span></li>",
                 escape(&e.language),
                 direction(&e.language),
                 escape(&short(&p.text, 400)),
@@ -636,9 +681,109 @@ const SCRIPT: &str = r#"
         var d = (MAP.x[i] - x) * (MAP.x[i] - x) + (MAP.y[i] - y) * (MAP.y[i] - y);
         if (d < bestD) { bestD = d; best = i; }
       }
-      if (best >= 0) { show(MAP.text[best], String(MAP.lang[best]), 'row ' + (best + 1)); }
+      if (best >= 0) {
+        show(MAP.text[best], MAP.langs[MAP.lang[best]], MAP.files[MAP.file[best]] + ' (row ' + (best + 1) + ')');
+      }
     });
   }
   document.body.dataset.ready = '1';
 })();
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::describe::Theme;
+
+    /// A page over `n` paragraphs of one theme, the first with `text` in
+    /// the file `file`.
+    fn page(n: usize, text: &str, file: &str) -> String {
+        let paragraphs: Vec<Paragraph> = (0..n)
+            .map(|i| {
+                let (file, text) = if i == 0 {
+                    (file.to_string(), text.to_string())
+                } else {
+                    (
+                        format!("f{i}.txt"),
+                        format!("Paragraph {i} says something."),
+                    )
+                };
+                let mut p = Paragraph::new(file, 1, text);
+                p.language = if i % 2 == 0 { "he" } else { "en" }.into();
+                p.theme = 1;
+                p
+            })
+            .collect();
+        let theme = Theme {
+            cluster: 0,
+            label: "label".into(),
+            topic: 1,
+            topic_label: "label".into(),
+            size: n,
+            languages: vec![("he".into(), n / 2), ("en".into(), n / 2)],
+            cohesion: 0.5,
+            keywords: vec!["word".into()],
+            keywords_by_language: Vec::new(),
+            representative: 0,
+            files: n,
+            single_source: false,
+            examples: vec![crate::describe::Example {
+                language: "he".into(),
+                rank: 1,
+                paragraph: 0,
+                similarity: 0.9,
+            }],
+        };
+        let themes = [NamedTheme {
+            id: 1,
+            first_seen: "2026-01-01".into(),
+            new_paragraphs: 0,
+            previous_theme: String::new(),
+            theme,
+        }];
+        let places: Vec<(f32, f32)> = (0..n).map(|i| (i as f32 % 900.0, 100.0)).collect();
+        let header = Header {
+            files: n,
+            label_language: "en",
+            model: "m",
+            day: "2026-01-01",
+        };
+        let pages = Pages {
+            paragraphs: &paragraphs,
+            themes: &themes,
+        };
+        let mut html = Vec::new();
+        write_report_html(&mut html, &pages, &header, &places).unwrap();
+        String::from_utf8(html).unwrap()
+    }
+
+    #[test]
+    fn text_in_the_canvas_data_cannot_end_its_script() {
+        let hostile = "</script><script>alert(1)</script><!-- a\u{2028}b";
+        let html = page(SVG_LIMIT + 1, hostile, "report\u{202E}txt.exe");
+        assert!(html.contains("themes-canvas"), "canvas mode");
+        // The data block and the page's own script: two ends, no more.
+        assert_eq!(html.matches("</script>").count(), 2);
+        let data = &html[html.find("const MAP=").unwrap()..];
+        let data = &data[..data.find("</script>").unwrap()];
+        assert!(!data.contains("<!--") && !data.contains('<'));
+        assert!(
+            !data.contains('\u{2028}'),
+            "a line separator ends a JS line"
+        );
+        assert!(data.contains("\\u003c/script\\u003e"));
+        assert!(html.contains("langs:[\"he\",\"en\"]") || html.contains("langs:[\"en\",\"he\"]"));
+        assert!(html.contains("files:[\"report"), "the panel names files");
+        assert!(
+            !html.contains('\u{202E}'),
+            "no bidi override reaches the page"
+        );
+    }
+
+    #[test]
+    fn file_names_in_cards_are_isolated_and_overrides_dropped() {
+        let html = page(3, "שלום עולם, טקסט בעברית.", "evil\u{202E}fdp.exe");
+        assert!(html.contains("<bdi>evilfdp.exe</bdi>"), "{html}");
+        assert!(html.contains("class=\"source\" dir=\"ltr\""));
+    }
+}

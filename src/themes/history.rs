@@ -28,6 +28,10 @@ pub struct History {
     pub themes: Vec<ThemeRecord>,
     /// Every theme that has gone, oldest first.
     pub retired: Vec<RetiredTheme>,
+    /// The most recently retired themes with their centroids, so that a
+    /// theme whose paragraphs come back gets its id back.
+    #[serde(default)]
+    pub resting: Vec<ThemeRecord>,
     /// Paragraph key → theme id in the last run.
     pub paragraph_themes: BTreeMap<String, usize>,
     /// Paragraph key → the day it was first seen, for the last run's
@@ -151,6 +155,7 @@ impl History {
             next_theme_id: 1,
             themes: Vec::new(),
             retired: Vec::new(),
+            resting: Vec::new(),
             paragraph_themes: BTreeMap::new(),
             paragraph_first_seen: BTreeMap::new(),
             k_chosen_for: None,
@@ -173,6 +178,10 @@ impl History {
             .iter()
             .map(|t| t.id)
             .chain(self.retired.iter().map(|t| t.id));
+        let retired: std::collections::HashSet<usize> = self.retired.iter().map(|t| t.id).collect();
+        if let Some(t) = self.resting.iter().find(|t| !retired.contains(&t.id)) {
+            return Err(format!("resting theme {} is not retired", t.id));
+        }
         for id in all {
             if id == 0 || id >= self.next_theme_id {
                 return Err(format!(
@@ -188,6 +197,7 @@ impl History {
         if self
             .themes
             .iter()
+            .chain(&self.resting)
             .any(|t| t.centroid.len() != dim || t.start.len() != dim)
         {
             return Err("theme centroids differ in size".into());

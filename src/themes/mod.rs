@@ -23,6 +23,9 @@ use matching::match_centroids;
 /// `--k auto` keeps the last run's number of themes while the corpus stays
 /// within this factor of the size it was chosen for.
 const K_KEPT_WITHIN: f64 = 1.5;
+/// Retired themes kept with their centroids, most recent first, for their
+/// ids to come back with their paragraphs.
+const MOST_RESTING: usize = 50;
 
 /// What changed since the last run, as run.json records it (and as the
 /// next run reads it back: see `history`).
@@ -36,6 +39,9 @@ pub struct Changes {
     pub new_paragraphs: usize,
     /// Themes of the last run that have no successor.
     pub themes_retired: Vec<RetiredTheme>,
+    /// Retired themes whose paragraphs came back, with their ids.
+    #[serde(default)]
+    pub themes_returned: Vec<usize>,
     /// The id the next new theme will get: every id below it is taken.
     pub next_theme_id: usize,
 }
@@ -172,6 +178,8 @@ pub struct Identified {
     pub themes: Vec<NamedTheme>,
     /// Themes of the last run that have no successor in this one.
     pub retired_now: Vec<RetiredTheme>,
+    /// Retired themes that came back in this one.
+    pub returned: Vec<usize>,
     /// The history to store beside the report files.
     history: History,
 }
@@ -192,8 +200,11 @@ impl Identified {
 }
 
 /// Gives each theme its stable id: a theme matched to one of the last run's
-/// keeps that id, others get ids never used before, and the last run's
+/// keeps that id, or to a recently retired one (its paragraphs came back)
+/// takes that id back; others get ids never used before, and the last run's
 /// themes left unmatched retire (all of them when its themes do not count).
+/// The last run's themes and the resting ones are matched in one optimal
+/// assignment, so a theme goes to the id whose centroid is closest.
 /// Fills in each paragraph's theme id. `k` is how this run's k was set.
 pub fn identify(
     previous: &Previous,
@@ -207,28 +218,23 @@ pub fn identify(
     let old: Vec<&ThemeRecord> = stored
         .map(|h| h.themes.iter().collect())
         .unwrap_or_default();
+    let resting: Vec<&ThemeRecord> = stored
+        .filter(|_| previous.themes_count)
+        .map(|h| h.resting.iter().collect())
+        .unwrap_or_default();
+    let candidates: Vec<&ThemeRecord> = old.iter().chain(&resting).copied().collect();
     let matches = if previous.themes_count {
-        match_centroids(&old, clustering.centroids.view())
+        match_centroids(&candidates, clustering.centroids.view())
     } else {
         vec![None; clustering.k()]
     };
-    let mut next_id = stored.map_or(1, |h| h.next_theme_id);
-    let ids: Vec<usize> = matches
-        .iter()
-        .map(|m| match m {
-            Some(j) => old[*j].id,
-            None => {
-                next_id += 1;
-                next_id - 1
-            }
-        })
-        .collect();
+    let (ids, next_id) = assign_ids(&matches, &candidates, stored.map_or(1, |h| h.next_theme_id));
     let last_themes = previous.history().map(|h| &h.paragraph_themes);
     let mut named: Vec<NamedTheme> = themes
         .into_iter()
         .map(|theme| {
             let cluster = theme.cluster;
-            let matched = matches[cluster].map(|j| old[j]);
+            let matched = matches[cluster].map(|j| candidates[j]);
             let members = || {
                 paragraphs
                     .iter()
@@ -251,6 +257,12 @@ pub fn identify(
     }
 
     let retired_now = retire(&old, &matches, today);
+    let returned: Vec<usize> = matches
+        .iter()
+        .flatten()
+        .filter(|&&j| j >= old.len())
+        .map(|&j| candidates[j].id)
+        .collect();
     let k_chosen_for = match k {
         KChoice::Kept(_) => previous.history().and_then(|h| h.k_chosen_for),
         KChoice::Auto | KChoice::Fixed(_) => Some(paragraphs.len()),
@@ -260,15 +272,36 @@ pub fn identify(
         &named,
         clustering,
         paragraphs,
-        &retired_now,
+        (&retired_now, &returned, &old),
         (next_id, k_chosen_for),
     );
     named.sort_by_key(|t| t.id);
     Identified {
         themes: named,
         retired_now,
+        returned,
         history,
     }
+}
+
+/// Each theme's id: its match's, else a new one from `next_id` on; and the
+/// id after the last new one.
+fn assign_ids(
+    matches: &[Option<usize>],
+    candidates: &[&ThemeRecord],
+    mut next_id: usize,
+) -> (Vec<usize>, usize) {
+    let ids = matches
+        .iter()
+        .map(|m| match m {
+            Some(j) => candidates[*j].id,
+            None => {
+                next_id += 1;
+                next_id - 1
+            }
+        })
+        .collect();
+    (ids, next_id)
 }
 
 /// The last run's themes that no theme of this run matched.
@@ -291,15 +324,28 @@ fn next_history(
     named: &[NamedTheme],
     clustering: &Clustering,
     paragraphs: &[Paragraph],
-    retired_now: &[RetiredTheme],
+    (retired_now, returned, old): (&[RetiredTheme], &[usize], &[&ThemeRecord]),
     (next_theme_id, k_chosen_for): (usize, Option<usize>),
 ) -> History {
-    let mut retired: Vec<RetiredTheme> = previous
-        .stored
-        .history()
-        .map(|h| h.retired.clone())
-        .unwrap_or_default();
+    let stored = previous.stored.history();
+    let mut retired: Vec<RetiredTheme> = stored.map(|h| h.retired.clone()).unwrap_or_default();
+    retired.retain(|t| !returned.contains(&t.id));
     retired.extend(retired_now.iter().cloned());
+    // The themes retired now first, then the older resting ones; none
+    // where the themes start over (--rebuild, other weights).
+    let mut resting: Vec<ThemeRecord> = Vec::new();
+    if previous.themes_count {
+        let retired_now_records = old
+            .iter()
+            .filter(|t| retired_now.iter().any(|r| r.id == t.id))
+            .map(|&t| t.clone());
+        let older = stored
+            .into_iter()
+            .flat_map(|h| &h.resting)
+            .filter(|t| !returned.contains(&t.id))
+            .cloned();
+        resting.extend(retired_now_records.chain(older).take(MOST_RESTING));
+    }
     History {
         model: previous.model.clone(),
         next_theme_id,
@@ -318,6 +364,7 @@ fn next_history(
             })
             .collect(),
         retired,
+        resting,
         paragraph_themes: paragraphs
             .iter()
             .map(|p| (p.key.clone(), p.theme))
