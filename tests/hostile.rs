@@ -1028,3 +1028,70 @@ fn themes_whose_paragraphs_come_back_get_their_ids_back() {
     let returned = &run_json(output.path())["refresh"]["themes_returned"];
     assert!(!returned.as_array().unwrap().is_empty(), "{returned}");
 }
+
+#[test]
+fn log_flags_go_before_a_subcommand_and_job_flags_never_with_one() {
+    let page = tempfile::tempdir().unwrap();
+    let page = page.path().join("report.html");
+    run_ok(&[
+        "-v",
+        "bench-report",
+        "--paragraphs",
+        "10",
+        "--themes",
+        "2",
+        "--output",
+        arg(&page),
+    ]);
+    assert!(page.is_file());
+    let out = run(&["--k", "5", "bench-embed"]);
+    assert_error(&out, 2, "--k is a flag of the job");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_path_longer_than_the_system_allows_is_reported_not_fatal() {
+    let input = small_input();
+    // 24 folders of 200 characters: past PATH_MAX (4,096) on Linux; made
+    // one step at a time relative to the last, as only that works.
+    use std::ffi::CString;
+    use std::io::Write;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let part = CString::new("d".repeat(200)).unwrap();
+    let mut dir = std::fs::File::open(input.path()).unwrap();
+    for _ in 0..24 {
+        // SAFETY: plain system calls on a descriptor this test owns and a
+        // NUL-terminated name.
+        let fd = unsafe {
+            assert_eq!(libc::mkdirat(dir.as_raw_fd(), part.as_ptr(), 0o755), 0);
+            libc::openat(
+                dir.as_raw_fd(),
+                part.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY,
+            )
+        };
+        assert!(fd >= 0);
+        // SAFETY: `fd` was just opened and is owned by nothing else.
+        dir = unsafe { std::fs::File::from_raw_fd(fd) };
+    }
+    let name = CString::new("deep.txt").unwrap();
+    // SAFETY: as above.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_CREAT | libc::O_WRONLY,
+            0o644,
+        )
+    };
+    assert!(fd >= 0);
+    // SAFETY: as above.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    file.write_all(b"A paragraph too deep to be opened by its full path, long enough.")
+        .unwrap();
+    let output = tempfile::tempdir().unwrap();
+    let out = job_ok(input.path(), output.path(), &[]);
+    assert_mentions(&out, "not read");
+    let unread = &run_json(output.path())["files_unread"]["unreadable"];
+    assert_eq!(unread.as_array().map(Vec::len), Some(1), "{unread}");
+}

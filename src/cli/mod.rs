@@ -9,7 +9,8 @@ mod values;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use clap::{Args, Parser};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser};
 
 use crate::cluster::{Debias, KChoice};
 use crate::embed::{DeviceChoice, EmbedOptions, Engine, Precision, DEFAULT_MAX_TOKENS};
@@ -27,7 +28,7 @@ use crate::progress::Progress;
 ///
 /// With no arguments, runs the whole job on seeds/ and writes to output/.
 #[derive(Debug, Parser)]
-#[command(name = "crossthemes", version, args_conflicts_with_subcommands = true)]
+#[command(name = "crossthemes", version)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<bench::Command>,
@@ -149,7 +150,7 @@ struct LogArgs {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = parse();
     init_logging(&cli.log);
     if let Some(asked) = cli.model.threads {
         set_threads(asked);
@@ -168,6 +169,32 @@ pub fn main() -> i32 {
         Ok(()) => 0,
         Err(error) => report_error(&error),
     }
+}
+
+/// The command line, where the job's own flags come without a subcommand
+/// (the model and log flags go with either, before or after it).
+fn parse() -> Cli {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if cli.command.is_some() {
+        let job_flags = JobArgs::augment_args(clap::Command::new("job"));
+        let given = job_flags.get_arguments().find(|arg| {
+            matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine)
+        });
+        if let Some(arg) = given {
+            let flag = arg.get_long().unwrap_or(arg.get_id().as_str());
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "--{flag} is a flag of the job, not of a subcommand; give a \
+                         subcommand's own flags after its name"
+                    ),
+                )
+                .exit();
+        }
+    }
+    cli
 }
 
 /// Sizes the worker pools: `asked` threads, at most one per core.
