@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, Subcommand};
 
-use super::{Cli, ReadArgs};
+use super::{Cli, InputArgs};
 use crate::bench;
 use crate::cluster::KChoice;
 use crate::embed::shard::Shard;
@@ -98,11 +98,8 @@ pub(super) enum Command {
         /// JOB_COMPLETION_INDEX needs +1).
         #[arg(long)]
         shard: Shard,
-        /// Article files or folders, as for the job (repeatable).
-        #[arg(long, default_value = "seeds")]
-        input: Vec<PathBuf>,
         #[command(flatten)]
-        read: ReadArgs,
+        input: InputArgs,
         /// The job's output folder; the shard cache goes beside its cache.
         #[arg(long, default_value = "output")]
         output: PathBuf,
@@ -162,11 +159,10 @@ pub(super) fn run(command: Command, model: &ModelConfig, progress: Progress) -> 
         Command::Embed {
             shard,
             input,
-            read,
             output,
             cache,
         } => Ok(job::embed_shard(
-            (&input, &read.options()),
+            (input.paths(), &input.options()),
             &cache.unwrap_or_else(|| output.join(CACHE)),
             shard,
             model,

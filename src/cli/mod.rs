@@ -42,11 +42,8 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 struct JobArgs {
-    /// Article files or folders, searched recursively for .txt, .md, .html and .htm (repeatable).
-    #[arg(long, default_value = "seeds")]
-    input: Vec<PathBuf>,
     #[command(flatten)]
-    read: ReadArgs,
+    input: InputArgs,
     /// Folder for paragraphs.csv, themes.csv, theme_examples.csv and run.json.
     #[arg(long, default_value = "output")]
     output: PathBuf,
@@ -84,9 +81,12 @@ struct JobArgs {
     label_language: Option<String>,
 }
 
-/// How article files are read.
+/// Which article files are read, and how.
 #[derive(Debug, Args)]
-pub(super) struct ReadArgs {
+pub(super) struct InputArgs {
+    /// Article files or folders, searched recursively for .txt, .md, .html and .htm (repeatable).
+    #[arg(long, default_value = "seeds")]
+    input: Vec<PathBuf>,
     /// Largest article file read, in MB; a larger one is left out with a
     /// warning (and counted in run.json).
     #[arg(long, default_value_t = DEFAULT_MAX_FILE_MB, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
@@ -97,7 +97,12 @@ pub(super) struct ReadArgs {
     strict: bool,
 }
 
-impl ReadArgs {
+impl InputArgs {
+    /// The files or folders given.
+    pub(super) fn paths(&self) -> &[PathBuf] {
+        &self.input
+    }
+
     pub(super) fn options(&self) -> IngestOptions {
         IngestOptions {
             max_file_bytes: self.max_file_mb * 1_000_000,
@@ -262,8 +267,8 @@ impl JobArgs {
             languages: Allowed::parse(&self.languages)?,
             label_language: self.label_language,
             cache: self.cache.unwrap_or_else(|| self.output.join(CACHE)),
-            ingest: self.read.options(),
-            inputs: self.input,
+            ingest: self.input.options(),
+            inputs: self.input.input,
             output: self.output,
             k: self.k,
             seed: self.seed,
