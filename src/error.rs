@@ -48,8 +48,7 @@ pub trait Classified {
 /// sequences) and bidirectional overrides, which a file name may hold, are
 /// shown escaped.
 pub fn shown(text: &str) -> String {
-    let unsafe_char =
-        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    let unsafe_char = |c: char| c.is_control() || is_bidi_control(c);
     if !text.chars().any(unsafe_char) {
         return text.to_string();
     }
@@ -62,4 +61,10 @@ pub fn shown(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Whether `c` is an explicit bidi embedding, override or isolate: an
+/// invisible character that reorders the text around it.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }

@@ -23,6 +23,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis};
 
 use super::Report;
 use crate::describe::NamedTheme;
+use crate::error::is_bidi_control;
 use crate::ingest::Paragraph;
 
 /// What the page shows: the paragraphs and the themes.
@@ -61,7 +62,7 @@ fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {}
+            c if is_bidi_control(c) => {}
             c => out.push(c),
         }
     }
@@ -81,7 +82,7 @@ fn script_string(text: &str) -> String {
             '&' => out.push_str("\\u0026"),
             '\u{2028}' => out.push_str("\\u2028"),
             '\u{2029}' => out.push_str("\\u2029"),
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {}
+            c if is_bidi_control(c) => {}
             c => out.push(c),
         }
     }
