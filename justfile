@@ -43,6 +43,12 @@ bench-themes:
 bench-stability:
     cargo run --release -- bench-stability --seed 1 --seeds 20
 
+# Label fit with the model as judge, beside c-TF-IDF's top 3 words: the seeds
+# at auto k, then installguide at k = 13 (about half a minute on 2 cores).
+bench-labels:
+    cargo run --release -- bench-labels
+    cargo run --release -- bench-labels --input ../shared/bench/installguide/articles --k 13
+
 # A refresh adding one article to thousands of cached paragraphs, next to a full run.
 bench-refresh:
     cargo run --release -- bench-refresh --gold ../shared/bench/installguide/gold.csv --article seeds/000_83d050db8f9f875e.txt

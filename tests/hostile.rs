@@ -440,8 +440,8 @@ fn a_paragraph_of_megabytes_is_cut_with_a_warning_naming_it() {
         run_json(output.path())["embedding"]["stats"]["cut_to_max_tokens"],
         1
     );
-    // Another limit gives that paragraph another vector: the cached ones
-    // are not taken for it.
+    // Another limit gives that paragraph another vector: the cached one is
+    // not taken for it, while those of paragraphs read whole are.
     job_ok(
         input.path(),
         output.path(),
@@ -449,7 +449,12 @@ fn a_paragraph_of_megabytes_is_cut_with_a_warning_naming_it() {
     );
     let run = run_json(output.path());
     assert_eq!(run["embedding"]["stats"]["cut_to_max_tokens"], 1, "{run}");
-    assert_eq!(run["embedding"]["reused_from_cache"], 0, "{run}");
+    assert_eq!(run["embedding"]["embedded"], 1, "{run}");
+    assert_eq!(
+        run["embedding"]["reused_from_cache"],
+        paragraphs(output.path()).len() - 1,
+        "{run}"
+    );
 }
 
 #[test]
@@ -802,13 +807,15 @@ fn scripts_get_the_text_exactly_and_the_workbook_is_for_people() {
 }
 
 #[test]
-fn a_flag_that_barely_moves_the_vectors_keeps_the_theme_ids() {
+fn a_token_limit_that_cuts_no_paragraph_reuses_every_vector_and_keeps_the_theme_ids() {
     let output = tempfile::tempdir().unwrap();
     let seeds = repo_root().join("seeds");
     job_ok(&seeds, output.path(), &["--quiet"]);
     let before = theme_ids(output.path());
     let out = job_ok(&seeds, output.path(), &["--max-paragraph-tokens", "1000"]);
     assert!(!stderr(&out).contains("model changed"), "{}", stderr(&out));
+    assert_mentions(&out, "read whole under another --max-paragraph-tokens");
+    assert_mentions(&out, "embedding 0 new paragraphs");
     assert_eq!(theme_ids(output.path()), before);
 }
 
@@ -908,15 +915,7 @@ fn a_stopping_signal_leaves_the_previous_report_and_no_staged_files() {
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(130), "{signal}: {seen}");
         assert!(seen.contains("stopped by a signal"), "{seen}");
-        assert_eq!(
-            std::fs::read(output.path().join("themes.csv")).unwrap(),
-            before
-        );
-        let leftovers: Vec<String> = file_names(output.path())
-            .into_iter()
-            .filter(|n| n.starts_with(".crossthemes-"))
-            .collect();
-        assert!(leftovers.is_empty(), "{signal}: {leftovers:?}");
+        assert_previous_set_kept(output.path(), &before, signal);
     }
 }
 
@@ -1094,4 +1093,53 @@ fn a_path_longer_than_the_system_allows_is_reported_not_fatal() {
     assert_mentions(&out, "not read");
     let unread = &run_json(output.path())["files_unread"]["unreadable"];
     assert_eq!(unread.as_array().map(Vec::len), Some(1), "{unread}");
+}
+
+/// After a run that failed or was stopped: `before` is still themes.csv,
+/// and no staged file is left (`case` names the case in messages).
+fn assert_previous_set_kept(output: &Path, before: &[u8], case: &str) {
+    assert_eq!(std::fs::read(output.join("themes.csv")).unwrap(), before);
+    let leftovers: Vec<String> = file_names(output)
+        .into_iter()
+        .filter(|n| n.starts_with(".crossthemes-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{case}: {leftovers:?}");
+}
+
+/// A full disk, as the kernel's file-size limit gives it (writes past the
+/// limit fail with EFBIG; the signal that would kill the process ignored).
+#[cfg(unix)]
+#[test]
+fn a_full_disk_fails_the_run_with_an_error_and_keeps_the_last_report() {
+    let input = small_input();
+    let output = tempfile::tempdir().unwrap();
+    job_ok(input.path(), output.path(), &["--quiet", "--k", "2"]);
+    let before = std::fs::read(output.path().join("themes.csv")).unwrap();
+    // 8 KiB: the workbook's temporary files fail; 12 KiB: its staged file.
+    for kib in ["8", "12"] {
+        let out = std::process::Command::new("bash")
+            .current_dir(repo_root())
+            .env("HF_HUB_OFFLINE", "1")
+            .args([
+                "-c",
+                &format!("trap '' XFSZ; ulimit -f {kib}; exec \"$0\" \"$@\""),
+                env!("CARGO_BIN_EXE_crossthemes"),
+                "--input",
+                arg(input.path()),
+                "--output",
+                arg(output.path()),
+                "--k",
+                "2",
+            ])
+            .output()
+            .unwrap();
+        let seen = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{kib} KiB: {seen}");
+        assert!(
+            seen.contains("error: ") && seen.contains("themes.xlsx"),
+            "{seen}"
+        );
+        assert!(!seen.contains("panicked"), "{seen}");
+        assert_previous_set_kept(output.path(), &before, kib);
+    }
 }

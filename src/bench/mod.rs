@@ -3,9 +3,11 @@
 //! translations, how much numeric noise the themes tolerate, and what a
 //! refresh costs next to a full run. Each prints its figures as a table.
 
+mod labels;
 mod measure;
 mod scale;
 
+pub use labels::labels;
 pub use scale::scale;
 
 use std::path::{Path, PathBuf};

@@ -51,6 +51,19 @@ pub(super) enum Command {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
         seeds: u64,
     },
+    /// How well theme labels name their themes, with the model as judge:
+    /// labels embedded as queries, paragraphs as passages; the share of
+    /// paragraphs whose own theme's label is the most similar, overall and
+    /// per language, beside the top 3 c-TF-IDF words (BERTopic's default).
+    #[command(name = "bench-labels")]
+    Labels {
+        /// Article files or folders (repeatable).
+        #[arg(long, default_value = "seeds")]
+        input: Vec<PathBuf>,
+        /// Number of themes, or `auto`, as for the job.
+        #[arg(long, default_value = "auto")]
+        k: KChoice,
+    },
     /// How much numeric noise in the vectors the themes tolerate: add noise
     /// of each size, cluster again, count the paragraphs that change theme.
     #[command(name = "bench-stability")]
@@ -168,6 +181,7 @@ pub(super) fn run(command: Command, model: &ModelConfig, progress: Progress) -> 
             model,
             progress,
         )?),
+        Command::Labels { input, k } => bench::labels(model, progress, &input, k),
         Command::Scale { paragraphs, save } => bench::scale(&paragraphs, save.as_deref()),
         Command::Report {
             paragraphs,

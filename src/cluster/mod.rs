@@ -189,6 +189,30 @@ impl Clustering {
         self.vectors.row(i).dot(&self.centroids.row(self.labels[i]))
     }
 
+    /// The model's own vectors of the paragraphs at `rows` (languages of all
+    /// paragraphs beside), before the language correction: each corrected
+    /// vector is its model vector less its language's offset, scaled to
+    /// unit length, and the model vector had unit length, which fixes the
+    /// scale.
+    pub fn model_vectors(&self, rows: &[usize], languages: &[&str]) -> Array2<f32> {
+        let mut out = Array2::zeros((rows.len(), self.vectors.ncols()));
+        for (mut row, &i) in out.rows_mut().into_iter().zip(rows) {
+            let corrected = self.vectors.row(i);
+            match self.warm_start.offsets.get(languages[i]) {
+                Some(offset) => {
+                    let offset = ndarray::ArrayView1::from(offset.as_slice());
+                    // |s·c + o| = 1 solved for s > 0.
+                    let along = corrected.dot(&offset);
+                    let rest = (along * along - offset.dot(&offset) + 1.0).max(0.0);
+                    let scale = -along + rest.sqrt();
+                    row.assign(&(&corrected * scale + offset));
+                }
+                None => row.assign(&corrected),
+            }
+        }
+        out
+    }
+
     /// Fills in each paragraph's similarity to its theme (`paragraphs` as
     /// clustered).
     pub fn record_similarities(&self, paragraphs: &mut [Paragraph]) {
@@ -503,6 +527,27 @@ mod tests {
                 result.labels
             );
         }
+    }
+
+    #[test]
+    fn the_model_vectors_come_back_from_the_corrected_ones() {
+        let (data, languages, _) = toy();
+        let data = normalized(data);
+        let opts = ClusterOptions {
+            k: KChoice::Fixed(2),
+            debias: Debias::Joint,
+            ..Default::default()
+        };
+        let result = cluster(data.clone(), &languages, &opts).unwrap();
+        let languages: Vec<&str> = languages.iter().map(String::as_str).collect();
+        let rows: Vec<usize> = (0..24).step_by(5).collect();
+        let back = result.model_vectors(&rows, &languages);
+        let expected = data.select(Axis(0), &rows);
+        let worst = (&back - &expected).fold(0.0f32, |m, x| m.max(x.abs()));
+        assert!(worst < 1e-4, "{back} vs {expected}");
+        assert!(result.warm_start.offsets["he"]
+            .iter()
+            .any(|x| x.abs() > 0.1));
     }
 
     #[test]

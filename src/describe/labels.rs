@@ -1,35 +1,52 @@
-//! Labels and keywords in one language, chosen with the model.
+//! Labels and keywords in one language, chosen with the model as judge.
 //!
-//! The anchor is BERTopic's KeyBERT-inspired and maximal-marginal-relevance
-//! representations, carried across languages: each theme's candidates are
-//! the words and phrases class-based TF-IDF ranks highest among its
-//! paragraphs in the label language (or, for a theme with none, the label
-//! language's most telling terms of the whole corpus). The candidates are
-//! embedded with the same model, moved into the language-corrected space by
-//! removing the label language's fitted offset, and scored by how much
-//! closer they sit to the theme's centroid than to any other theme's.
-//! Maximal marginal relevance then picks a diverse set, and no word goes
-//! into two themes' labels.
+//! A label is read the way a person uses it: as a search query for the
+//! theme's paragraphs. Each candidate term (the theme's own words and
+//! phrases in the label language that class-based TF-IDF ranks high, backed
+//! by several of its paragraphs and files, no caption or byline name; or,
+//! for a theme with none, the label language's most telling terms) is
+//! embedded with the model's query prompt and compared with the paragraphs'
+//! model vectors, in every language. A paragraph is *fitted* when its own
+//! theme's label is the most similar of all labels. Labels are chosen term
+//! by term, theme by theme, to fit the most paragraphs, each language
+//! counting alike, so a label also has to reach the languages it is not
+//! written in; no word goes into two themes' labels. Keywords are the terms
+//! that set the theme's paragraphs apart from the rest, made diverse by
+//! maximal marginal relevance.
 
 use std::collections::HashSet;
 
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Array2, ArrayView1};
 
 use crate::cluster::Clustering;
 use crate::embed::{CachedEmbedder, EmbedError};
 
 /// Candidates taken from one theme's own paragraphs.
 pub const OWN_CANDIDATES: usize = 25;
-/// More of a theme's own terms, where other labels took the best.
-pub const MORE_CANDIDATES: usize = 60;
+/// More of a theme's own terms, most frequent first.
+pub const MORE_CANDIDATES: usize = 20;
 /// Candidates from the whole corpus, for themes with no paragraph in the
 /// label language.
-const CORPUS_CANDIDATES: usize = 200;
-/// Weight of a candidate's class-based TF-IDF rank beside its embedding score.
-const TFIDF_PRIOR: f32 = 0.05;
+const CORPUS_CANDIDATES: usize = 100;
+/// Paragraphs of one theme the labels are fitted on at most: the choice
+/// costs the same at any corpus size.
+const SAMPLE_PER_THEME: usize = 200;
 /// Relevance against diversity in maximal marginal relevance.
 const MMR_LAMBDA: f32 = 0.7;
-const LABEL_TERMS: usize = 3;
+/// Terms in a label: at least two where the candidates allow, a third only
+/// where it fits more paragraphs.
+const LABEL_TERMS: (usize, usize) = (2, 3);
+/// Labels embedded as written at each step of a label, the best by the sum
+/// of their terms' vectors.
+const SHORTLIST: usize = 10;
+/// Cosine margin over which a paragraph goes from lost to fitted in the
+/// soft count of [`Judge::fit`].
+const FIT_SOFTNESS: f32 = 0.003;
+/// Share of all (weighted) paragraphs within which two fits are equal.
+const FIT_TOLERANCE: f32 = 0.005;
+/// Passes over the themes: the second revisits each label against the
+/// final labels of the others.
+const PASSES: usize = 3;
 
 /// A theme's candidate terms in the label language, best c-TF-IDF first.
 pub struct Candidates {
@@ -37,7 +54,7 @@ pub struct Candidates {
     /// paragraph in the label language.
     pub own: Vec<Vec<String>>,
     /// Per theme, its other terms in the label language, most frequent
-    /// first: where the best ones are all taken by other labels.
+    /// first.
     pub own_more: Vec<Vec<String>>,
     /// The label language's most telling terms over the whole corpus.
     pub corpus: Vec<String>,
@@ -52,12 +69,11 @@ pub struct Chosen {
 }
 
 /// Chooses labels and keywords for every theme (see the module notes).
-/// `embedder` embeds terms with the paragraphs' model (unit rows); `offset`
-/// is the label language's fitted offset.
+/// `languages` holds every paragraph's language, as clustered.
 pub fn choose(
     candidates: &Candidates,
     clustering: &Clustering,
-    offset: Option<&[f32]>,
+    languages: &[&str],
     keywords: usize,
     embedder: &mut CachedEmbedder,
 ) -> Result<Vec<Chosen>, EmbedError> {
@@ -66,95 +82,288 @@ pub fn choose(
         .iter()
         .chain(&candidates.own_more)
         .flatten()
+        .chain(candidates.corpus.iter().take(CORPUS_CANDIDATES))
         .cloned()
         .collect();
-    terms.extend(candidates.corpus.iter().take(CORPUS_CANDIDATES).cloned());
     let mut seen = HashSet::new();
     terms.retain(|t| seen.insert(t.clone()));
     if terms.is_empty() {
         return Ok(Vec::new());
     }
-    let corrected = corrected(embedder.terms(&terms)?, offset);
-    // Cosine of every candidate to every theme's centroid.
-    let similarity = corrected.dot(&clustering.centroids.t());
-    let index = |term: &str| terms.iter().position(|t| t == term);
-
+    let queries = embedder.queries(&terms)?;
+    let index = |term: &String| terms.iter().position(|t| t == term);
     let corpus_pool: Vec<usize> = candidates
         .corpus
         .iter()
         .take(CORPUS_CANDIDATES)
-        .filter_map(|t| index(t))
+        .filter_map(index)
         .collect();
-    let relevance = |theme: usize, pool: &[(usize, f32)]| relevance(&similarity, theme, pool);
-    let mut used_roots: HashSet<String> = HashSet::new();
-    let mut chosen = Vec::new();
-    for theme in 0..clustering.k() {
-        let ranked = |list: &[String]| -> Vec<(usize, f32)> {
-            let n = list.len() as f32;
-            list.iter()
-                .enumerate()
-                .filter_map(|(rank, t)| index(t).map(|i| (i, 1.0 - rank as f32 / n)))
-                .collect()
-        };
-        let own = ranked(&candidates.own[theme]);
-        let own_more = ranked(&candidates.own_more[theme]);
-        let corpus: Vec<(usize, f32)> = corpus_pool.iter().map(|&i| (i, 0.0)).collect();
-        // A theme's own words first; the corpus's only where they run out.
-        let pools = if own.is_empty() {
-            vec![corpus]
-        } else {
-            vec![own, own_more, corpus]
-        };
-        let mut picked: Vec<usize> = Vec::new();
-        let mut label: Vec<String> = Vec::new();
-        for pool in &pools {
-            let ranked = diverse(&relevance(theme, pool), &corrected, keywords);
-            if picked.is_empty() {
-                picked = ranked.clone();
+    let pools: Vec<Vec<usize>> = (0..clustering.k())
+        .map(|theme| {
+            let own: Vec<usize> = candidates.own[theme]
+                .iter()
+                .chain(&candidates.own_more[theme])
+                .filter_map(index)
+                .collect();
+            if own.is_empty() {
+                corpus_pool.clone()
+            } else {
+                own
             }
-            label_terms(&ranked, &terms, &used_roots, &mut label);
-            if label_words(&label) >= 2 {
-                break;
+        })
+        .collect();
+    let judge = Judge::new(clustering, languages, &queries);
+    let labels = judge.choose_labels(&pools, &terms, &mut |labels| embedder.queries(labels))?;
+    Ok(labels
+        .into_iter()
+        .enumerate()
+        .map(|(theme, label)| {
+            let ranked = judge.contrast(theme, &pools[theme]);
+            Chosen {
+                label: written(&label, &terms),
+                keywords: diverse(&ranked, &queries, keywords)
+                    .into_iter()
+                    .map(|i| terms[i].clone())
+                    .collect(),
+            }
+        })
+        .collect())
+}
+
+/// The paragraphs labels are fitted on, and how each sees every candidate.
+struct Judge {
+    /// The sampled paragraphs' model vectors.
+    vectors: Array2<f32>,
+    /// Cosine of each sampled paragraph's model vector to each candidate's
+    /// query vector.
+    scores: Array2<f32>,
+    /// Each sampled paragraph's theme.
+    theme: Vec<usize>,
+    /// Each sampled paragraph's weight: languages count alike.
+    weight: Vec<f32>,
+    /// The candidates' query vectors.
+    queries: Array2<f32>,
+    k: usize,
+    /// Fits closer than this are equal: [`FIT_TOLERANCE`] of the total.
+    tolerance: f32,
+}
+
+impl Judge {
+    fn new(clustering: &Clustering, languages: &[&str], queries: &Array2<f32>) -> Self {
+        let k = clustering.k();
+        let rows = sample(&clustering.labels, k);
+        let vectors = clustering.model_vectors(&rows, languages);
+        let mut per_language: std::collections::HashMap<&str, usize> = Default::default();
+        for &i in &rows {
+            *per_language.entry(languages[i]).or_default() += 1;
+        }
+        Self {
+            scores: vectors.dot(&queries.t()),
+            vectors,
+            theme: rows.iter().map(|&i| clustering.labels[i]).collect(),
+            weight: rows
+                .iter()
+                .map(|&i| 1.0 / per_language[languages[i]] as f32)
+                .collect(),
+            queries: queries.clone(),
+            k,
+            tolerance: FIT_TOLERANCE * per_language.len() as f32,
+        }
+    }
+
+    /// Each sampled paragraph's cosine to the normalized sum of the query
+    /// vectors of `terms`: a label made of them, roughly.
+    fn sum_scores(&self, terms: &[usize]) -> Array1<f32> {
+        let mut sum = Array1::<f32>::zeros(self.queries.ncols());
+        let mut scores = Array1::<f32>::zeros(self.scores.nrows());
+        for &t in terms {
+            sum += &self.queries.row(t);
+            scores += &self.scores.column(t);
+        }
+        scores / sum.dot(&sum).sqrt().max(1e-12)
+    }
+
+    /// Labels for every theme, largest first, in [`PASSES`] passes; each
+    /// term picked to fit the most (weighted) paragraphs given the others'
+    /// labels, sharing no word root with them. The sum of the terms' query
+    /// vectors shortlists each next term; `read` embeds the shortlisted
+    /// labels as they are written, and those decide.
+    fn choose_labels(
+        &self,
+        pools: &[Vec<usize>],
+        terms: &[String],
+        read: &mut Reader,
+    ) -> Result<Vec<Vec<usize>>, EmbedError> {
+        let mut labels: Vec<Vec<usize>> = (0..self.k)
+            .map(|theme| {
+                let ranked = self.contrast(theme, &pools[theme]);
+                let mut label = Vec::new();
+                add_distinct(&ranked, terms, &[], &mut label, LABEL_TERMS.0);
+                label
+            })
+            .collect();
+        let first: Vec<String> = labels.iter().map(|l| written(l, terms)).collect();
+        let mut columns = self.vectors.dot(&read(&first)?.t());
+        for _ in 0..PASSES {
+            for theme in 0..self.k {
+                let taken: Vec<String> = labels
+                    .iter()
+                    .enumerate()
+                    .filter(|&(other, _)| other != theme)
+                    .flat_map(|(_, label)| label.iter().flat_map(|&i| roots(&terms[i])))
+                    .collect();
+                let rivals = Rivals::of(&columns, theme);
+                let mut label: Vec<usize> = Vec::new();
+                let mut best: Option<(f32, Array1<f32>)> = None;
+                while label.len() < LABEL_TERMS.1 {
+                    let mut own = taken.clone();
+                    own.extend(label.iter().flat_map(|&i| roots(&terms[i])));
+                    let mut shortlist: Vec<(usize, f32)> = pools[theme]
+                        .iter()
+                        .filter(|&&i| unrelated(&terms[i], &own))
+                        .map(|&i| {
+                            let with = [label.as_slice(), &[i]].concat();
+                            (i, self.fit(theme, &rivals, self.sum_scores(&with).view()))
+                        })
+                        .collect();
+                    shortlist.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                    shortlist.truncate(SHORTLIST);
+                    if shortlist.is_empty() {
+                        break;
+                    }
+                    let texts: Vec<String> = shortlist
+                        .iter()
+                        .map(|&(i, _)| written(&[label.as_slice(), &[i]].concat(), terms))
+                        .collect();
+                    let scores = self.vectors.dot(&read(&texts)?.t());
+                    let fits: Vec<f32> = (0..shortlist.len())
+                        .map(|j| self.fit(theme, &rivals, scores.column(j)))
+                        .collect();
+                    let top = fits.iter().copied().fold(f32::MIN, f32::max);
+                    // Near-equal fits go to the term c-TF-IDF ranks first:
+                    // the more telling word, and a choice noise cannot flip.
+                    let rank = |j: usize| pools[theme].iter().position(|&i| i == shortlist[j].0);
+                    let pick = (0..shortlist.len())
+                        .filter(|&j| fits[j] >= top - self.tolerance)
+                        .min_by_key(|&j| rank(j))
+                        .expect("the best fit is within its own tolerance");
+                    let fit = fits[pick];
+                    let better = best.as_ref().is_none_or(|(f, _)| fit > *f + self.tolerance);
+                    if label.len() >= LABEL_TERMS.0 && !better {
+                        break;
+                    }
+                    label.push(shortlist[pick].0);
+                    best = Some((fit, scores.column(pick).to_owned()));
+                }
+                if let Some((_, column)) = best {
+                    columns.column_mut(theme).assign(&column);
+                    labels[theme] = label;
+                }
             }
         }
-        used_roots.extend(label.iter().flat_map(|t| roots(t)));
-        chosen.push(Chosen {
-            label: label.join(" · "),
-            keywords: picked.iter().map(|&i| terms[i].clone()).collect(),
-        });
+        Ok(labels)
     }
-    Ok(chosen)
+
+    /// The weighted count of sampled paragraphs fitted when `theme`'s label
+    /// scores `candidate` and every other theme keeps its label, counted
+    /// softly: a paragraph won or lost by a hair counts about half, so
+    /// that float noise (bf16, one more article) cannot flip a choice.
+    fn fit(&self, theme: usize, rivals: &Rivals, candidate: ArrayView1<f32>) -> f32 {
+        let soft = |margin: f32| 1.0 / (1.0 + (-margin / FIT_SOFTNESS).exp());
+        (0..self.theme.len())
+            .map(|i| {
+                let own = self.theme[i];
+                let fitted = if own == theme {
+                    soft(candidate[i] - rivals.best[i])
+                } else if rivals.who[i] == own {
+                    soft(rivals.best[i] - candidate[i])
+                } else {
+                    0.0
+                };
+                fitted * self.weight[i]
+            })
+            .sum()
+    }
+
+    /// The `pool`'s terms with how much closer they sit to `theme`'s sampled
+    /// paragraphs than to the rest, best first.
+    fn contrast(&self, theme: usize, pool: &[usize]) -> Vec<(usize, f32)> {
+        let members: Vec<usize> = (0..self.theme.len())
+            .filter(|&i| self.theme[i] == theme)
+            .collect();
+        let others = self.theme.len() - members.len();
+        let mut ranked: Vec<(usize, f32)> = pool
+            .iter()
+            .map(|&t| {
+                let column = self.scores.column(t);
+                let inside: f32 = members.iter().map(|&i| column[i]).sum();
+                let outside = column.sum() - inside;
+                let mean = |sum: f32, n: usize| if n == 0 { 0.0 } else { sum / n as f32 };
+                (t, mean(inside, members.len()) - mean(outside, others))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked
+    }
 }
 
-/// Each candidate's score for `theme`: how much closer it sits to the
-/// theme's centroid than to the nearest other theme's, plus a little for
-/// its TF-IDF rank (`prior`).
-fn relevance(similarity: &Array2<f32>, theme: usize, pool: &[(usize, f32)]) -> Vec<(usize, f32)> {
-    let k = similarity.ncols();
-    pool.iter()
-        .map(|&(i, prior)| {
-            let own = similarity[[i, theme]];
-            let nearest_other = (0..k)
-                .filter(|&u| u != theme)
-                .map(|u| similarity[[i, u]])
-                .fold(f32::MIN, f32::max);
-            let margin = if k > 1 { own - nearest_other } else { own };
-            (i, margin + TFIDF_PRIOR * prior)
+/// Embeds labels as written, as search queries: one unit row each.
+type Reader<'r> = dyn FnMut(&[String]) -> Result<Array2<f32>, EmbedError> + 'r;
+
+/// A label as people read it: its terms joined with " · ".
+fn written(label: &[usize], terms: &[String]) -> String {
+    label
+        .iter()
+        .map(|&i| terms[i].as_str())
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// For one theme, each sampled paragraph's best score among the other
+/// themes' labels and whose it is.
+struct Rivals {
+    best: Vec<f32>,
+    who: Vec<usize>,
+}
+
+impl Rivals {
+    fn of(columns: &Array2<f32>, theme: usize) -> Self {
+        let (best, who) = columns
+            .rows()
+            .into_iter()
+            .map(|row| {
+                row.iter().enumerate().filter(|&(j, _)| j != theme).fold(
+                    (f32::MIN, usize::MAX),
+                    |(b, w), (j, &s)| {
+                        if s > b {
+                            (s, j)
+                        } else {
+                            (b, w)
+                        }
+                    },
+                )
+            })
+            .unzip();
+        Self { best, who }
+    }
+}
+
+/// Up to [`SAMPLE_PER_THEME`] paragraphs of each theme, evenly spaced in
+/// input order: the same sample for the same input.
+fn sample(labels: &[usize], k: usize) -> Vec<usize> {
+    let mut members = vec![Vec::new(); k];
+    for (i, &theme) in labels.iter().enumerate() {
+        members[theme].push(i);
+    }
+    let mut rows: Vec<usize> = members
+        .iter()
+        .flat_map(|m| {
+            let step = m.len().div_ceil(SAMPLE_PER_THEME).max(1);
+            m.iter().copied().step_by(step).collect::<Vec<_>>()
         })
-        .collect()
-}
-
-/// Term vectors moved into the space the themes live in, unit length.
-fn corrected(mut vectors: Array2<f32>, offset: Option<&[f32]>) -> Array2<f32> {
-    if let Some(offset) = offset.filter(|o| o.len() == vectors.ncols()) {
-        let offset = Array1::from(offset.to_vec());
-        vectors -= &offset.insert_axis(Axis(0));
-    }
-    for mut row in vectors.rows_mut() {
-        let norm = row.dot(&row).sqrt().max(1e-12);
-        row /= norm;
-    }
-    vectors
+        .collect();
+    rows.sort_unstable();
+    rows
 }
 
 /// Maximal marginal relevance: each next pick is the most relevant term
@@ -173,17 +382,19 @@ fn diverse(relevance: &[(usize, f32)], vectors: &Array2<f32>, count: usize) -> V
         let best = (0..left.len())
             .max_by(|&a, &b| value(&left[a]).total_cmp(&value(&left[b])).then(b.cmp(&a)))
             .expect("left is not empty");
-        picked.push(left.swap_remove(best).0);
+        picked.push(left.remove(best).0);
     }
     picked
 }
 
-/// A word's root for telling labels apart: lower case, a plural -s or -es
-/// taken off ("partitions" and "partition" are one word to a reader).
+/// A word's root for telling labels apart: lower case, a plural -s, -es or
+/// -ies taken off ("partitions" and "partition" are one word to a reader).
 fn root(word: &str) -> String {
     let word = word.to_lowercase();
     let chars = word.chars().count();
-    if chars > 4 && word.ends_with("es") && !word.ends_with("ses") {
+    if chars > 4 && word.ends_with("ies") {
+        format!("{}y", &word[..word.len() - 3])
+    } else if chars > 4 && word.ends_with("es") && !word.ends_with("ses") {
         word[..word.len() - 2].to_string()
     } else if chars > 3 && word.ends_with('s') && !word.ends_with("ss") {
         word[..word.len() - 1].to_string()
@@ -196,33 +407,40 @@ fn roots(term: &str) -> Vec<String> {
     term.split_whitespace().map(root).collect()
 }
 
-fn label_words(label: &[String]) -> usize {
-    label.iter().map(|t| t.split_whitespace().count()).sum()
+/// Whether two roots are one word to a reader: equal, or one the start of
+/// the other ("fail" and "failure", "operation" and "operational").
+fn related(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short == long || (short.chars().count() >= 4 && long.starts_with(short))
 }
 
-/// Adds to `label`, in the order of `picked`, terms sharing no word root
-/// with each other nor with other themes' labels, until it holds
-/// [`LABEL_TERMS`] terms.
-fn label_terms(
-    picked: &[usize],
+/// Whether `term` shares no word with the roots in `taken`.
+fn unrelated(term: &str, taken: &[String]) -> bool {
+    roots(term)
+        .iter()
+        .all(|r| !taken.iter().any(|t| related(r, t)))
+}
+
+/// Adds to `label`, in the order of `ranked`, terms sharing no word root
+/// with each other nor with `used`, until it holds `count` terms.
+fn add_distinct(
+    ranked: &[(usize, f32)],
     terms: &[String],
-    used: &HashSet<String>,
-    label: &mut Vec<String>,
+    used: &[String],
+    label: &mut Vec<usize>,
+    count: usize,
 ) {
-    let mut taken: HashSet<String> = label.iter().flat_map(|t| roots(t)).collect();
-    for &i in picked {
-        if label.len() == LABEL_TERMS {
+    let mut taken: Vec<String> = used.to_vec();
+    taken.extend(label.iter().flat_map(|&i| roots(&terms[i])));
+    for &(i, _) in ranked {
+        if label.len() == count {
             break;
         }
-        let term_roots = roots(&terms[i]);
-        if term_roots
-            .iter()
-            .any(|w| used.contains(w) || taken.contains(w))
-        {
+        if !unrelated(&terms[i], &taken) {
             continue;
         }
-        taken.extend(term_roots);
-        label.push(terms[i].clone());
+        taken.extend(roots(&terms[i]));
+        label.push(i);
     }
 }
 
@@ -244,12 +462,77 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let used: HashSet<String> = ["boot".to_string()].into();
+        let used = ["boot".to_string()];
+        let ranked = [(0, 1.0), (1, 0.9), (2, 0.8), (3, 0.7)];
         let mut label = Vec::new();
-        label_terms(&[0, 1, 2, 3], &terms, &used, &mut label);
-        assert_eq!(label, vec!["network", "driver module"]);
+        add_distinct(&ranked, &terms, &used, &mut label, 3);
+        assert_eq!(label, vec![0, 2]);
         assert_eq!(root("partitions"), root("partition"));
         assert_eq!(root("boxes"), "box");
         assert_eq!(root("process"), "process");
+        assert_eq!(root("companies"), "company");
+        assert!(related("fail", "failure") && !related("fail", "fair"));
+    }
+
+    /// Two themes of two paragraphs each; term 0 sits on theme 0's
+    /// paragraphs, term 1 on theme 1's, term 2 on all, most on the second
+    /// and the last.
+    /// Each term's query vector is one axis, so a paragraph's model vector
+    /// is its row of scores.
+    fn judge() -> Judge {
+        let scores = array![
+            [0.9, 0.1, 0.5],
+            [0.8, 0.2, 0.85],
+            [0.1, 0.9, 0.5],
+            [0.2, 0.7, 0.8]
+        ];
+        Judge {
+            vectors: scores.clone(),
+            scores,
+            theme: vec![0, 0, 1, 1],
+            weight: vec![1.0; 4],
+            queries: Array2::eye(3),
+            k: 2,
+            tolerance: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_label_is_fitted_where_it_beats_every_other_label() {
+        let judge = judge();
+        let mut columns = Array2::zeros((4, 2));
+        columns.column_mut(1).assign(&judge.sum_scores(&[1]));
+        let rivals = Rivals::of(&columns, 0);
+        assert_eq!(judge.fit(0, &rivals, judge.sum_scores(&[0]).view()), 4.0);
+        assert_eq!(
+            judge.fit(0, &rivals, judge.sum_scores(&[2]).view()),
+            3.0,
+            "term 2 takes theme 1's last paragraph"
+        );
+        let contrast = judge.contrast(0, &[0, 1, 2]);
+        assert_eq!(contrast[0].0, 0);
+        assert_eq!(contrast[2].0, 1);
+    }
+
+    #[test]
+    fn labels_pick_the_terms_that_fit_their_own_paragraphs() {
+        let judge = judge();
+        let terms: Vec<String> = ["alpha", "beta", "gamma"].map(String::from).to_vec();
+        let mut read = |labels: &[String]| -> Result<Array2<f32>, EmbedError> {
+            let mut rows = Array2::<f32>::zeros((labels.len(), 3));
+            for (mut row, label) in rows.rows_mut().into_iter().zip(labels) {
+                for term in label.split(" · ") {
+                    row[terms.iter().position(|t| t == term).unwrap()] += 1.0;
+                }
+                let norm = row.dot(&row).sqrt();
+                row /= norm;
+            }
+            Ok(rows)
+        };
+        let labels = judge
+            .choose_labels(&[vec![2, 0], vec![2, 1]], &terms, &mut read)
+            .unwrap();
+        assert_eq!(labels[0][0], 0);
+        assert_eq!(labels[1][0], 1);
     }
 }

@@ -7,7 +7,7 @@
 mod labels;
 mod terms;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::cluster::Clustering;
 use crate::embed::{CachedEmbedder, EmbedError};
@@ -167,17 +167,19 @@ pub fn describe(
     labelling: Labelling,
 ) -> Result<Vec<Theme>, EmbedError> {
     let terms = terms::corpus_terms(paragraphs);
-    let counts = TermCounts::count(&terms, paragraphs, &clustering.labels, clustering.k());
+    let counts = TermCounts::count(
+        &terms,
+        paragraphs,
+        &clustering.labels,
+        clustering.k(),
+        labelling.language,
+    );
     let candidates = counts.candidates(labelling.language);
-    let offset = clustering
-        .warm_start
-        .offsets
-        .get(labelling.language)
-        .map(Vec::as_slice);
+    let languages: Vec<&str> = paragraphs.iter().map(|p| p.language.as_str()).collect();
     let chosen = labels::choose(
         &candidates,
         clustering,
-        offset,
+        &languages,
         KEYWORDS_PER_THEME,
         labelling.embedder,
     )?;
@@ -185,7 +187,6 @@ pub fn describe(
     for (i, &theme) in clustering.labels.iter().enumerate() {
         members[theme].push(i);
     }
-    let languages: Vec<&str> = paragraphs.iter().map(|p| p.language.as_str()).collect();
     let mut themes: Vec<Theme> = members
         .iter()
         .enumerate()
@@ -212,6 +213,46 @@ pub fn describe(
         theme.topic_label = names[central].clone();
     }
     Ok(themes)
+}
+
+/// BERTopic's default representation, the anchor labels are measured
+/// against: each theme's top `words` words by class-based TF-IDF over all
+/// its paragraphs, every language together (`labels`: each paragraph's
+/// theme, of `k`).
+pub fn class_tfidf_labels(
+    paragraphs: &[Paragraph],
+    labels: &[usize],
+    k: usize,
+    words: usize,
+) -> Vec<String> {
+    let terms = terms::corpus_terms(paragraphs);
+    let mut per_theme: Vec<HashMap<&str, usize>> = vec![HashMap::new(); k];
+    let mut overall: HashMap<&str, usize> = HashMap::new();
+    let mut totals = vec![0usize; k];
+    for (i, &theme) in labels.iter().enumerate() {
+        for word in terms.words_of(i) {
+            *per_theme[theme].entry(word).or_default() += 1;
+            *overall.entry(word).or_default() += 1;
+            totals[theme] += 1;
+        }
+    }
+    let average = totals.iter().sum::<usize>() as f64 / k.max(1) as f64;
+    per_theme
+        .iter()
+        .zip(&totals)
+        .map(|(counts, &total)| {
+            let mut scored: Vec<(f64, &str)> = counts
+                .iter()
+                .map(|(&word, &count)| {
+                    let idf = (1.0 + average / overall[word] as f64).ln();
+                    (count as f64 / total.max(1) as f64 * idf, word)
+                })
+                .collect();
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+            let top: Vec<&str> = scored.into_iter().take(words).map(|(_, w)| w).collect();
+            top.join(" · ")
+        })
+        .collect()
 }
 
 /// A theme's facts but for its words: sizes, examples, sources
@@ -288,12 +329,45 @@ fn language_counts(members: &[usize], languages: &[&str]) -> Vec<(String, usize)
     counts
 }
 
-/// Term counts per theme and language, the input of class-based TF-IDF.
+/// Term counts per theme and language, the input of class-based TF-IDF,
+/// and what backs each label-language term of a theme.
 struct TermCounts<'a> {
     per_theme_language: Vec<BTreeMap<&'a str, HashMap<&'a str, usize>>>,
     paragraphs_per_language: Vec<HashMap<&'a str, usize>>,
     theme_totals: Vec<usize>,
     overall: HashMap<&'a str, usize>,
+    /// Per theme, where its label-language terms occur.
+    spread: Vec<HashMap<&'a str, Spread<'a>>>,
+    /// Per theme, its label-language paragraphs per file.
+    label_files: Vec<HashMap<&'a str, usize>>,
+    /// Label-language terms that read as a name only ever seen in short
+    /// pieces: bylines, captions, signatures.
+    caption_names: HashSet<&'a str>,
+}
+
+/// How many paragraphs a term occurs in, and in one file or more.
+#[derive(Default, Clone, Copy)]
+struct Spread<'a> {
+    paragraphs: usize,
+    first_file: Option<&'a str>,
+    several_files: bool,
+}
+
+impl<'a> Spread<'a> {
+    fn add(&mut self, file: &'a str) {
+        self.paragraphs += 1;
+        match self.first_file {
+            None => self.first_file = Some(file),
+            Some(first) => self.several_files |= first != file,
+        }
+    }
+
+    /// Backed by more than one place: several paragraphs, and several
+    /// files where the theme's label-language paragraphs are spread over
+    /// files (`spread`).
+    fn backs_a_label(&self, spread: bool) -> bool {
+        self.paragraphs >= 2 && (self.several_files || !spread)
+    }
 }
 
 impl<'a> TermCounts<'a> {
@@ -302,15 +376,26 @@ impl<'a> TermCounts<'a> {
         paragraphs: &'a [Paragraph],
         labels: &[usize],
         k: usize,
+        label_language: &str,
     ) -> Self {
         let mut counts = TermCounts {
             per_theme_language: vec![BTreeMap::new(); k],
             paragraphs_per_language: vec![HashMap::new(); k],
             theme_totals: vec![0; k],
             overall: HashMap::new(),
+            spread: vec![HashMap::new(); k],
+            label_files: vec![HashMap::new(); k],
+            caption_names: terms::caption_names(terms, paragraphs, label_language),
         };
         for (i, (p, &theme)) in paragraphs.iter().zip(labels).enumerate() {
             let language = p.language.as_str();
+            if language == label_language {
+                *counts.label_files[theme].entry(&p.file).or_default() += 1;
+                let distinct: HashSet<&str> = terms.of(i).collect();
+                for term in distinct {
+                    counts.spread[theme].entry(term).or_default().add(&p.file);
+                }
+            }
             let theme_counts = counts.per_theme_language[theme]
                 .entry(language)
                 .or_default();
@@ -346,6 +431,20 @@ impl<'a> TermCounts<'a> {
     /// The candidates for labels in `language`: each theme's own best terms
     /// in it, and the language's most frequent terms in the whole corpus.
     fn candidates(&self, language: &str) -> labels::Candidates {
+        let spread: Vec<bool> = self
+            .label_files
+            .iter()
+            .map(|files| {
+                let largest = files.values().copied().max().unwrap_or(0);
+                (largest as f64) < SINGLE_SOURCE_SHARE * files.values().sum::<usize>() as f64
+            })
+            .collect();
+        let backed = |theme: usize, term: &str| {
+            !self.caption_names.contains(term)
+                && self.spread[theme]
+                    .get(term)
+                    .is_some_and(|s| s.backs_a_label(spread[theme]))
+        };
         let own: Vec<Vec<String>> = (0..self.theme_totals.len())
             .map(|theme| {
                 self.ranked(theme)
@@ -354,6 +453,7 @@ impl<'a> TermCounts<'a> {
                     .map(|(_, _, terms)| {
                         terms
                             .into_iter()
+                            .filter(|t| backed(theme, t))
                             .take(labels::OWN_CANDIDATES)
                             .map(str::to_string)
                             .collect()
@@ -367,7 +467,10 @@ impl<'a> TermCounts<'a> {
                 *totals.entry(term).or_default() += n;
             }
         }
-        let mut corpus: Vec<(&str, usize)> = totals.into_iter().filter(|&(_, n)| n >= 2).collect();
+        let mut corpus: Vec<(&str, usize)> = totals
+            .into_iter()
+            .filter(|&(t, n)| n >= 2 && !self.caption_names.contains(t))
+            .collect();
         corpus.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         let own_more = (0..self.theme_totals.len())
             .map(|theme| {
@@ -381,6 +484,7 @@ impl<'a> TermCounts<'a> {
                 let taken: &Vec<String> = &own[theme];
                 terms
                     .into_iter()
+                    .filter(|&(t, _)| backed(theme, t))
                     .map(|(t, _)| t.to_string())
                     .filter(|t| !taken.contains(t))
                     .take(labels::MORE_CANDIDATES)
@@ -437,15 +541,27 @@ mod tests {
             p("marketing budget marketing strategy", "en"),
             p("שיווק תקציב שיווק תקציב", "he"),
             p("holiday travel beach holiday travel", "en"),
+            p("holiday travel plans", "en"),
+            p("Photo: Alicia Butler at the holiday market", "en"),
+            p("Alicia Butler, travel writer", "en"),
         ];
         let terms = terms::corpus_terms(&paragraphs);
-        let counts = TermCounts::count(&terms, &paragraphs, &[0, 0, 0, 1], 2);
+        let counts = TermCounts::count(&terms, &paragraphs, &[0, 0, 0, 1, 1, 1, 1], 2, "en");
         let by_language = counts.by_language(0);
         assert_eq!(by_language[0].0, "en");
         assert_eq!(by_language[0].1[0], "marketing");
         assert_eq!(by_language[1].0, "he");
         let candidates = counts.candidates("en");
-        assert!(candidates.own[1].contains(&"holiday".to_string()));
+        let own = &candidates.own[1];
+        assert!(own.contains(&"holiday".to_string()), "{own:?}");
+        assert!(
+            !own.contains(&"beach".to_string()),
+            "in one paragraph: {own:?}"
+        );
+        assert!(
+            !own.iter().any(|t| t.contains("alicia")),
+            "a caption name: {own:?}"
+        );
         assert!(candidates.corpus.contains(&"marketing budget".to_string()));
     }
 }

@@ -60,6 +60,8 @@ impl Interner {
 pub struct CorpusTerms {
     names: Interner,
     of_paragraph: Vec<Vec<u32>>,
+    /// How many of each paragraph's terms are words (they come first).
+    words: Vec<usize>,
 }
 
 impl CorpusTerms {
@@ -69,6 +71,57 @@ impl CorpusTerms {
             .iter()
             .map(|&id| self.names.name(id))
     }
+
+    /// The words of the paragraph at `index`, phrases left out.
+    pub fn words_of(&self, index: usize) -> impl Iterator<Item = &str> {
+        self.of_paragraph[index][..self.words[index]]
+            .iter()
+            .map(|&id| self.names.name(id))
+    }
+}
+
+/// Pieces of at most this many words are short: bylines, captions,
+/// signatures, author lines.
+const SHORT_PIECE_WORDS: usize = 15;
+
+/// The terms of `language` that read as names seen only in short pieces:
+/// every word of the term has case and is never written in lower case in
+/// that language's text, and no paragraph longer than a caption holds the
+/// term. An author's name in a byline or an image caption says nothing
+/// about a theme; a product named in the text itself stays a candidate.
+pub fn caption_names<'t>(
+    terms: &'t CorpusTerms,
+    paragraphs: &[Paragraph],
+    language: &str,
+) -> HashSet<&'t str> {
+    let mut written_lower: HashSet<String> = HashSet::new();
+    let mut in_long: HashSet<&str> = HashSet::new();
+    let mut in_short: HashSet<&str> = HashSet::new();
+    for (i, p) in paragraphs.iter().enumerate() {
+        if p.language != language {
+            continue;
+        }
+        let words: Vec<&str> = p.text.unicode_words().collect();
+        for word in &words {
+            if word.chars().next().is_some_and(char::is_lowercase) {
+                written_lower.insert(word.to_lowercase());
+            }
+        }
+        let seen = if words.len() > SHORT_PIECE_WORDS {
+            &mut in_long
+        } else {
+            &mut in_short
+        };
+        seen.extend(terms.of(i));
+    }
+    in_short
+        .into_iter()
+        .filter(|term| !in_long.contains(term))
+        .filter(|term| {
+            term.split_whitespace()
+                .all(|w| w.chars().any(char::is_lowercase) && !written_lower.contains(w))
+        })
+        .collect()
 }
 
 /// The terms of every paragraph (see [`CorpusTerms`]).
@@ -88,7 +141,7 @@ pub fn corpus_terms(paragraphs: &[Paragraph]) -> CorpusTerms {
     }
     strip_clitics(paragraphs, &mut words, &mut interner);
     let common = common_words(paragraphs, &words);
-    let of_paragraph = paragraphs
+    let (of_paragraph, words) = paragraphs
         .iter()
         .zip(words)
         .map(|(p, ws)| {
@@ -97,12 +150,14 @@ pub fn corpus_terms(paragraphs: &[Paragraph]) -> CorpusTerms {
                 .into_iter()
                 .map(|w| w.filter(|w| common.is_none_or(|c| !c.contains(w))))
                 .collect();
-            with_phrases(&kept, &p.language, &mut interner)
+            let word_count = kept.iter().flatten().count();
+            (with_phrases(&kept, &p.language, &mut interner), word_count)
         })
-        .collect();
+        .unzip();
     CorpusTerms {
         names: interner,
         of_paragraph,
+        words,
     }
 }
 
@@ -224,7 +279,15 @@ fn content_words(text: &str, language: &str) -> Vec<Option<String>> {
     let stop = stop_words(language);
     let english = stop_words("en");
     raw.into_iter()
-        .map(|w| w.to_lowercase())
+        // A typographic apostrophe is the apostrophe of the stop lists.
+        .map(|w| {
+            let w = w.to_lowercase().replace('\u{2019}', "'");
+            // English possessives: "company's" is the word "company".
+            match w.strip_suffix("'s") {
+                Some(stem) if language == "en" => stem.to_string(),
+                _ => w,
+            }
+        })
         .filter(|w| {
             !w.trim().is_empty()
                 && !w
@@ -377,6 +440,17 @@ pub fn stop_words(language: &str) -> &'static HashSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_typographic_apostrophe_is_no_way_past_the_stop_words() {
+        assert_eq!(
+            terms(
+                "Leaders don\u{2019}t fail the company\u{2019}s customers",
+                "en"
+            ),
+            ["leaders", "fail", "company", "customers"]
+        );
+    }
 
     #[test]
     fn chinese_is_segmented_and_stop_words_dropped() {

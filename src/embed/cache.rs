@@ -19,7 +19,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::error::{Classified, Fault, Setting};
 
 const APPLICATION: &str = "crossthemes";
-const SCHEMA_VERSION: &str = "2";
+const SCHEMA_VERSION: &str = "3";
+/// Schema 2 lacked the token count of each vector's text: its vectors are
+/// kept, for the settings that made them only.
+const SCHEMA_WITHOUT_TOKENS: &str = "2";
 /// Schema 1 keyed vectors by the hash of prompt + text; its first sightings
 /// are kept, its vectors dropped (they are embedded again once).
 const SCHEMA_KEYED_BY_MODEL_INPUT: &str = "1";
@@ -241,6 +244,7 @@ impl EmbeddingCache {
                  CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
                  CREATE TABLE embeddings(
                      model TEXT NOT NULL, text_sha256 TEXT NOT NULL, dim INTEGER NOT NULL, vector BLOB NOT NULL,
+                     whole_tokens INTEGER,
                      PRIMARY KEY (model, text_sha256)) WITHOUT ROWID;
                  CREATE TABLE paragraphs_seen(text_sha256 TEXT PRIMARY KEY, first_seen TEXT NOT NULL) WITHOUT ROWID;
                  COMMIT;",
@@ -291,11 +295,20 @@ impl EmbeddingCache {
         }
         match value("schema")?.as_deref() {
             Some(SCHEMA_VERSION) => Ok(()),
+            Some(SCHEMA_WITHOUT_TOKENS) => conn
+                .execute_batch(
+                    "BEGIN;
+                     ALTER TABLE embeddings ADD COLUMN whole_tokens INTEGER;
+                     UPDATE meta SET value = '3' WHERE key = 'schema';
+                     COMMIT;",
+                )
+                .map_err(failed),
             Some(SCHEMA_KEYED_BY_MODEL_INPUT) => conn
                 .execute_batch(
                     "BEGIN;
                      DELETE FROM embeddings;
-                     UPDATE meta SET value = '2' WHERE key = 'schema';
+                     ALTER TABLE embeddings ADD COLUMN whole_tokens INTEGER;
+                     UPDATE meta SET value = '3' WHERE key = 'schema';
                      COMMIT;",
                 )
                 .map_err(failed),
@@ -367,13 +380,29 @@ impl EmbeddingCache {
         if meta("finished")?.as_deref() != Some("1") {
             return Ok(Some(Absorbed::Unfinished));
         }
-        let others: usize = self.conn.query_row(
-            "SELECT count(*) FROM shard.embeddings WHERE model != ?1",
-            [model],
-            |r| r.get(0),
-        )?;
+        let count = |condition: &str| -> rusqlite::Result<usize> {
+            self.conn.query_row(
+                &format!("SELECT count(*) FROM shard.embeddings WHERE {condition}"),
+                [model],
+                |r| r.get(0),
+            )
+        };
+        let whole_tokens = match meta("schema")?.as_deref() {
+            Some(SCHEMA_VERSION) => "whole_tokens",
+            Some(SCHEMA_WITHOUT_TOKENS) => "NULL",
+            // Vectors keyed another way: none of them can be taken.
+            _ => {
+                let others = count("1")?;
+                return Ok(Some(Absorbed::Taken { added: 0, others }));
+            }
+        };
+        let others = count("model != ?1")?;
         let added = self.conn.execute(
-            "INSERT OR IGNORE INTO main.embeddings SELECT * FROM shard.embeddings WHERE model = ?1",
+            &format!(
+                "INSERT OR IGNORE INTO main.embeddings \
+                 SELECT model, text_sha256, dim, vector, {whole_tokens} \
+                 FROM shard.embeddings WHERE model = ?1"
+            ),
             [model],
         )?;
         Ok(Some(Absorbed::Taken { added, others }))
@@ -420,23 +449,86 @@ impl EmbeddingCache {
         Ok(found)
     }
 
-    /// Stores vectors under paragraph keys, all in one transaction.
-    pub fn store(&mut self, model: &str, items: &[(&str, &[f32])]) -> Result<(), CacheError> {
+    /// For each key not yet `found`, a vector that another token limit of
+    /// the same `family` made of a text it read whole, if that text is no
+    /// longer than `max_tokens`: the model read it whole here too, so the
+    /// vector is the same. Marks what it writes into `rows` in `found` and
+    /// returns how many.
+    pub fn lookup_whole_into(
+        &self,
+        family: &str,
+        max_tokens: usize,
+        keys: &[&str],
+        mut rows: ArrayViewMut2<f32>,
+        found: &mut [bool],
+    ) -> Result<usize, CacheError> {
+        // A scan of the keys, done only when some vectors are missing, which
+        // costs far less than embedding them.
+        let siblings: Vec<String> = self
+            .conn
+            .prepare("SELECT DISTINCT model FROM embeddings")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(|e| self.sqlite(e))?;
+        let siblings: Vec<&String> = siblings
+            .iter()
+            .filter(|model| same_family(family, model))
+            .collect();
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT dim, vector FROM embeddings \
+                 WHERE model = ?1 AND text_sha256 = ?2 AND whole_tokens <= ?3",
+            )
+            .map_err(|e| self.sqlite(e))?;
+        let mut taken = 0;
+        for ((key, row), found) in keys.iter().zip(rows.rows_mut()).zip(found.iter_mut()) {
+            let mut row = row;
+            for model in &siblings {
+                if *found {
+                    break;
+                }
+                *found = statement
+                    .query_row(params![model, key, max_tokens as i64], |r| {
+                        Ok(decode_vector(
+                            (r.get_ref(0)?, r.get_ref(1)?),
+                            row.view_mut(),
+                        ))
+                    })
+                    .optional()
+                    .map_err(|e| self.sqlite(e))?
+                    == Some(true);
+                taken += usize::from(*found);
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Stores vectors under paragraph keys, all in one transaction, each
+    /// with the token count of its text where the model read it whole
+    /// (`None` for a text cut short).
+    pub fn store(&mut self, model: &str, items: &[Stored]) -> Result<(), CacheError> {
         let tx = self.conn.transaction().map_err(|e| CacheError::Sqlite {
             path: self.path.clone(),
             error: e,
         })?;
         {
             let mut insert = tx
-                .prepare_cached("INSERT OR REPLACE INTO embeddings VALUES (?1, ?2, ?3, ?4)")
+                .prepare_cached("INSERT OR REPLACE INTO embeddings VALUES (?1, ?2, ?3, ?4, ?5)")
                 .map_err(|e| CacheError::Sqlite {
                     path: self.path.clone(),
                     error: e,
                 })?;
-            for (key, vector) in items {
-                let blob: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+            for item in items {
+                let blob: Vec<u8> = item.vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                let whole_tokens = item.whole_tokens.map(|n| n as i64);
                 insert
-                    .execute(params![model, key, vector.len() as i64, blob])
+                    .execute(params![
+                        model,
+                        item.key,
+                        item.vector.len() as i64,
+                        blob,
+                        whole_tokens
+                    ])
                     .map_err(|e| CacheError::Sqlite {
                         path: self.path.clone(),
                         error: e,
@@ -498,6 +590,30 @@ fn plainly_not_a_cache(path: &Path) -> Option<String> {
         .then(|| "it is not an SQLite database".to_string())
 }
 
+/// One vector to store: its key, the vector, and the token count of its
+/// text where the model read the text whole.
+pub struct Stored<'a> {
+    /// The text's key.
+    pub key: &'a str,
+    /// The unit vector.
+    pub vector: &'a [f32],
+    /// Tokens of the text, prompt included; `None` where it was cut.
+    pub whole_tokens: Option<usize>,
+}
+
+/// Whether `model` is `family` under some token limit: the family itself
+/// (the default limit) or the family with a `+max<N>tokens` suffix.
+fn same_family(family: &str, model: &str) -> bool {
+    match model.strip_prefix(family) {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix("+max")
+            .and_then(|r| r.strip_suffix("tokens"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+        None => false,
+    }
+}
+
 /// The first bytes of every SQLite database file.
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
 
@@ -553,13 +669,96 @@ mod tests {
         (0..dim).map(|i| if i == hot { 1.0 } else { 0.0 }).collect()
     }
 
+    fn stored<'a>(key: &'a str, vector: &'a [f32], whole_tokens: Option<usize>) -> Stored<'a> {
+        Stored {
+            key,
+            vector,
+            whole_tokens,
+        }
+    }
+
+    #[test]
+    fn a_text_read_whole_is_found_under_another_token_limit_that_reads_it_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = EmbeddingCache::open(&dir.path().join("c.sqlite")).unwrap();
+        let (short, long) = (unit(2, 0), unit(2, 1));
+        cache
+            .store(
+                "w+max300tokens",
+                &[
+                    stored("short", &short, Some(40)),
+                    stored("long", &long, None),
+                ],
+            )
+            .unwrap();
+        cache
+            .store("w+bf16", &[stored("other", &short, Some(5))])
+            .unwrap();
+        let keys = ["short", "long", "other"];
+        let whole = |family: &str, max_tokens: usize| {
+            let mut rows = ndarray::Array2::zeros((3, 2));
+            let mut found = vec![false; 3];
+            let taken = cache
+                .lookup_whole_into(family, max_tokens, &keys, rows.view_mut(), &mut found)
+                .unwrap();
+            assert_eq!(taken, found.iter().filter(|&&f| f).count());
+            found
+        };
+        assert_eq!(
+            whole("w", 512),
+            [true, false, false],
+            "cut text, other family"
+        );
+        assert_eq!(whole("w", 40), [true, false, false]);
+        assert_eq!(whole("w", 39), [false, false, false], "it would be cut now");
+        assert_eq!(whole("w+bf16", 512), [false, false, true]);
+        assert_eq!(whole("v", 512), [false, false, false]);
+        assert!(same_family("w", "w+max7tokens"));
+        assert!(!same_family("w", "w+bf16+max7tokens"));
+        assert!(!same_family("w", "w+maxtokens"));
+    }
+
+    /// A cache as schemas 1 and 2 laid it out, with one vector of model
+    /// "w" under key "k", first seen on 2026-01-01.
+    fn write_cache_without_tokens(path: &Path, schema: &str) {
+        Connection::open(path)
+            .unwrap()
+            .execute_batch(&format!(
+                "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO meta VALUES ('application', 'crossthemes'), ('schema', '{schema}');
+                 CREATE TABLE embeddings(
+                     model TEXT NOT NULL, text_sha256 TEXT NOT NULL, dim INTEGER NOT NULL,
+                     vector BLOB NOT NULL, PRIMARY KEY (model, text_sha256)) WITHOUT ROWID;
+                 CREATE TABLE paragraphs_seen(
+                     text_sha256 TEXT PRIMARY KEY, first_seen TEXT NOT NULL) WITHOUT ROWID;
+                 INSERT INTO embeddings VALUES ('w', 'k', 2, x'0000803f00000000');
+                 INSERT INTO paragraphs_seen VALUES ('k', '2026-01-01');"
+            ))
+            .unwrap();
+    }
+
+    #[test]
+    fn a_cache_of_schema_2_keeps_its_vectors_for_their_own_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.sqlite");
+        write_cache_without_tokens(&path, "2");
+        let cache = EmbeddingCache::open(&path).unwrap();
+        assert_eq!(lookup(&cache, "w", &["k"], 2), vec![Some(unit(2, 0))]);
+        let mut rows = ndarray::Array2::zeros((1, 2));
+        let mut found = vec![false];
+        let taken = cache
+            .lookup_whole_into("w", 100, &["k"], rows.view_mut(), &mut found)
+            .unwrap();
+        assert_eq!(taken, 0, "its token count is unknown");
+    }
+
     #[test]
     fn stores_and_finds_vectors_per_model() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cache.sqlite");
         let mut cache = EmbeddingCache::open(&path).unwrap();
         let v = unit(4, 2);
-        cache.store("m1", &[("key-a", &v)]).unwrap();
+        cache.store("m1", &[stored("key-a", &v, Some(3))]).unwrap();
         drop(cache);
         let cache = EmbeddingCache::open(&path).unwrap();
         let found = lookup(&cache, "m1", &["key-a", "key-b"], 4);
@@ -590,16 +789,9 @@ mod tests {
     fn a_cache_of_schema_1_keeps_its_sightings_and_drops_its_vectors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cache.sqlite");
-        let mut cache = EmbeddingCache::open(&path).unwrap();
-        cache.store("m", &[("k", &unit(2, 0))]).unwrap();
-        cache.mark_seen(&[("k", "2026-01-01")]).unwrap();
-        cache
-            .conn
-            .execute("UPDATE meta SET value = '1' WHERE key = 'schema'", [])
-            .unwrap();
-        drop(cache);
+        write_cache_without_tokens(&path, "1");
         let cache = EmbeddingCache::open(&path).unwrap();
-        assert_eq!(lookup(&cache, "m", &["k"], 2), vec![None]);
+        assert_eq!(lookup(&cache, "w", &["k"], 2), vec![None]);
         assert_eq!(
             cache.first_seen(&["k"]).unwrap(),
             vec![Some("2026-01-01".into())]
@@ -616,7 +808,7 @@ mod tests {
         )
         .unwrap();
         let mut cache = EmbeddingCache::open(&path).unwrap();
-        cache.store("m", &[("x", &unit(2, 0))]).unwrap();
+        cache.store("m", &[stored("x", &unit(2, 0), None)]).unwrap();
         let aside: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

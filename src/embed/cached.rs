@@ -6,7 +6,7 @@
 
 use ndarray::Array2;
 
-use super::cache::{CacheError, EmbeddingCache};
+use super::cache::{CacheError, EmbeddingCache, Stored};
 use super::{EmbedError, EmbedStats, Embedder};
 use crate::error::shown;
 use crate::ingest::{text_key, Paragraph};
@@ -38,6 +38,8 @@ struct Keyed<'a> {
     keys: Vec<&'a str>,
     texts: Vec<&'a str>,
     name: &'a dyn Fn(usize) -> String,
+    /// Embedded as search queries rather than passages.
+    as_queries: bool,
 }
 
 impl<'e> CachedEmbedder<'e> {
@@ -66,22 +68,25 @@ impl<'e> CachedEmbedder<'e> {
             keys: paragraphs.iter().map(|p| p.key.as_str()).collect(),
             texts: paragraphs.iter().map(|p| p.text.as_str()).collect(),
             name: &name,
+            as_queries: false,
         };
         self.embed_keyed(&items, progress)
     }
 
-    /// The vectors of label candidates, cached under keys of their own.
-    pub fn terms(&mut self, terms: &[String]) -> Result<Array2<f32>, EmbedError> {
-        let keys: Vec<String> = terms
+    /// The vectors of labels and label candidates read as search queries,
+    /// cached under keys of their own.
+    pub fn queries(&mut self, queries: &[String]) -> Result<Array2<f32>, EmbedError> {
+        let keys: Vec<String> = queries
             .iter()
-            .map(|t| text_key(&format!("term\u{0}{t}")))
+            .map(|t| text_key(&format!("query\u{0}{t}")))
             .collect();
-        let name = |i: usize| format!("label candidate {:?}", terms[i]);
+        let name = |i: usize| format!("label {:?}", queries[i]);
         let items = Keyed {
-            noun: "label candidates",
+            noun: "label queries",
             keys: keys.iter().map(String::as_str).collect(),
-            texts: terms.iter().map(String::as_str).collect(),
+            texts: queries.iter().map(String::as_str).collect(),
             name: &name,
+            as_queries: true,
         };
         Ok(self.embed_keyed(&items, &|_| {})?.vectors)
     }
@@ -121,7 +126,23 @@ impl<'e> CachedEmbedder<'e> {
         let model = self.embedder.identity();
         let keys = &items.keys;
         let mut vectors = Array2::<f32>::zeros((keys.len(), self.embedder.dimension()));
-        let cached = self.cache.lookup_into(&model, keys, vectors.view_mut())?;
+        let mut cached = self.cache.lookup_into(&model, keys, vectors.view_mut())?;
+        if cached.contains(&false) {
+            let whole = self.cache.lookup_whole_into(
+                &self.embedder.family(),
+                self.embedder.max_tokens(),
+                keys,
+                vectors.view_mut(),
+                &mut cached,
+            )?;
+            if whole > 0 {
+                tracing::info!(
+                    "{whole} {} read whole under another --max-paragraph-tokens: their \
+                     vectors are the same under this one, taken from the cache",
+                    items.noun
+                );
+            }
+        }
         let missing: Vec<usize> = (0..keys.len()).filter(|&i| !cached[i]).collect();
         let reused = keys.len() - missing.len();
         tracing::info!(
@@ -157,27 +178,38 @@ impl<'e> CachedEmbedder<'e> {
     ) -> Result<Vectors, EmbedError> {
         let texts: Vec<&str> = chunk.iter().map(|&i| items.texts[i]).collect();
         let name = |index: usize| (items.name)(chunk[index]);
-        let (embedded, mut stats) =
-            self.embedder
-                .embed(&texts, progress)
-                .map_err(|error| match error {
-                    EmbedError::NonFinite { index } => EmbedError::InText {
-                        what: name(index),
-                        error: Box::new(error),
-                    },
-                    other => other,
-                })?;
-        for index in std::mem::take(&mut stats.cut_texts) {
+        let embedded = if items.as_queries {
+            self.embedder.embed_queries(&texts, progress)
+        } else {
+            self.embedder.embed(&texts, progress)
+        };
+        let (embedded, mut stats) = embedded.map_err(|error| match error {
+            EmbedError::NonFinite { index } => EmbedError::InText {
+                what: name(index),
+                error: Box::new(error),
+            },
+            other => other,
+        })?;
+        let max_tokens = self.embedder.max_tokens();
+        let whole_tokens: Vec<Option<usize>> = std::mem::take(&mut stats.text_tokens)
+            .into_iter()
+            .map(|n| (n <= max_tokens).then_some(n))
+            .collect();
+        for (index, _) in whole_tokens.iter().enumerate().filter(|(_, n)| n.is_none()) {
             tracing::warn!(
-                "{}: longer than --max-paragraph-tokens {}; only its start is embedded",
+                "{}: longer than --max-paragraph-tokens {max_tokens}; only its start is embedded",
                 name(index),
-                self.embedder.max_tokens()
             );
         }
-        let rows: Vec<(&str, &[f32])> = chunk
+        let rows: Vec<Stored> = chunk
             .iter()
             .zip(embedded.rows())
-            .map(|(&i, row)| (items.keys[i], row.to_slice().expect("rows are contiguous")))
+            .zip(whole_tokens)
+            .map(|((&i, row), whole_tokens)| Stored {
+                key: items.keys[i],
+                vector: row.to_slice().expect("rows are contiguous"),
+                whole_tokens,
+            })
             .collect();
         self.cache.store(model, &rows)?;
         Ok(Vectors {

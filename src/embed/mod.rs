@@ -248,9 +248,10 @@ pub struct EmbedStats {
     pub flops: u64,
     /// Texts longer than the `max_tokens` option, embedded from their start.
     pub cut_to_max_tokens: usize,
-    /// Which texts of the `embed` call those were (indices into its texts).
+    /// Tokens of each text of the `embed` call, prompt included, as far as
+    /// it was read: over `max_tokens` for a text that was cut.
     #[serde(skip)]
-    pub cut_texts: Vec<usize>,
+    pub text_tokens: Vec<usize>,
 }
 
 impl std::ops::AddAssign for EmbedStats {
@@ -261,7 +262,7 @@ impl std::ops::AddAssign for EmbedStats {
         self.padded_tokens += other.padded_tokens;
         self.flops += other.flops;
         self.cut_to_max_tokens += other.cut_to_max_tokens;
-        self.cut_texts.extend(other.cut_texts);
+        self.text_tokens.extend(other.text_tokens);
     }
 }
 
@@ -271,6 +272,8 @@ pub struct Embedder {
     tokenizer: Tokenizer,
     backend: Box<dyn Backend>,
     prompt: String,
+    /// What the model's card puts before a search query ("query: " for e5).
+    query_prompt: String,
     /// The special tokens the model's template puts before and after a text.
     open: Vec<u32>,
     close: Vec<u32>,
@@ -324,7 +327,7 @@ impl Embedder {
             .with_truncation(None)
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
         tokenizer.with_padding(None);
-        let (prompt, pooling) = sentence_transformers_settings(&model)?;
+        let (Prompts { passage, query }, pooling) = sentence_transformers_settings(&model)?;
         let (shape, _) = model::read_config(dir)?;
         let (backend, precision) = load_backend(dir, device, pooling, &options)?;
         let (open, close) = template_specials(&tokenizer)?;
@@ -337,13 +340,14 @@ impl Embedder {
             } else {
                 "cls"
             },
-            prompt,
+            passage,
             backend.device()
         );
         Ok(Self {
             tokenizer,
             backend,
-            prompt,
+            prompt: passage,
+            query_prompt: query,
             open,
             close,
             options,
@@ -358,21 +362,29 @@ impl Embedder {
         self.precision
     }
 
-    /// What produced the vectors: the weights' identity, the precision when
-    /// it is not f32 (bf16 vectors differ slightly, so they are cached and
-    /// compared apart from f32 ones), and `--max-paragraph-tokens` when it
-    /// is not the default.
+    /// What produced the vectors: the [`family`](Self::family) and
+    /// `--max-paragraph-tokens` when it is not the default.
     pub fn identity(&self) -> String {
-        let mut identity = self.model.identity();
-        if self.precision != Precision::F32 {
-            identity.push_str(&format!("+{}", self.precision));
-        }
+        let mut identity = self.family();
         // A long paragraph's vector depends on how much of it is read, so
-        // vectors cached under another limit must not be taken for these.
+        // vectors cached under another limit must not be taken for these
+        // (except those of texts that no limit cut).
         if self.options.max_tokens != DEFAULT_MAX_TOKENS {
             identity.push_str(&format!("+max{}tokens", self.options.max_tokens));
         }
         identity
+    }
+
+    /// The weights' identity and the precision when it is not f32 (bf16
+    /// vectors differ slightly, so they are cached and compared apart from
+    /// f32 ones): the vectors of a text read whole are the same across a
+    /// family, whatever the token limit.
+    pub fn family(&self) -> String {
+        let mut family = self.model.identity();
+        if self.precision != Precision::F32 {
+            family.push_str(&format!("+{}", self.precision));
+        }
+        family
     }
 
     /// The identity of the weights alone, whatever the settings.
@@ -415,26 +427,48 @@ impl Embedder {
         Ok(encoding.get_ids().to_vec())
     }
 
-    /// Embeds `texts`, one L2-normalized row each, in order. `progress` is
-    /// called with the number of texts finished so far.
+    /// Embeds `texts` as passages, one L2-normalized row each, in order.
+    /// `progress` is called with the number of texts finished so far.
     pub fn embed(
         &self,
+        texts: &[&str],
+        progress: &dyn Fn(usize),
+    ) -> Result<(Array2<f32>, EmbedStats), EmbedError> {
+        self.embed_with(&self.prompt, texts, progress)
+    }
+
+    /// Embeds `texts` as search queries (e5's "query: " prefix): how a
+    /// label is read when it is asked which paragraphs it describes.
+    pub fn embed_queries(
+        &self,
+        texts: &[&str],
+        progress: &dyn Fn(usize),
+    ) -> Result<(Array2<f32>, EmbedStats), EmbedError> {
+        self.embed_with(&self.query_prompt, texts, progress)
+    }
+
+    fn embed_with(
+        &self,
+        prompt: &str,
         texts: &[&str],
         progress: &dyn Fn(usize),
     ) -> Result<(Array2<f32>, EmbedStats), EmbedError> {
         if let Some(index) = texts.iter().position(|t| t.trim().is_empty()) {
             return Err(EmbedError::EmptyText { index });
         }
-        let mut cut = Vec::new();
-        let windows = self.windows(texts, &mut cut)?;
+        let mut text_tokens = Vec::with_capacity(texts.len());
+        let windows = self.windows(prompt, texts, &mut text_tokens)?;
         let dim = self.dimension();
         let mut sums = Array2::<f32>::zeros((texts.len(), dim));
         let mut weights = vec![0f32; texts.len()];
         let mut stats = EmbedStats {
             texts: texts.len(),
             windows: windows.len(),
-            cut_to_max_tokens: cut.len(),
-            cut_texts: cut,
+            cut_to_max_tokens: text_tokens
+                .iter()
+                .filter(|&&n| n > self.options.max_tokens)
+                .count(),
+            text_tokens,
             ..Default::default()
         };
 
@@ -486,9 +520,14 @@ impl Embedder {
 
     /// Tokenizes in parallel and cuts texts longer than the model into
     /// consecutive windows, each wrapped in the model's special tokens.
-    /// Texts longer than the `max_tokens` option are cut there; their
-    /// indices go to `cut`.
-    fn windows(&self, texts: &[&str], cut: &mut Vec<usize>) -> Result<Vec<Window>, EmbedError> {
+    /// Texts longer than the `max_tokens` option are cut there; each text's
+    /// token count goes to `text_tokens`.
+    fn windows(
+        &self,
+        prompt: &str,
+        texts: &[&str],
+        text_tokens: &mut Vec<usize>,
+    ) -> Result<Vec<Window>, EmbedError> {
         let room = self
             .backend
             .max_positions()
@@ -506,16 +545,14 @@ impl Embedder {
                     None => t,
                 };
                 self.tokenizer
-                    .encode(self.model_input(prefix), false)
+                    .encode(format!("{prompt}{prefix}"), false)
                     .map(|e| e.get_ids().to_vec())
                     .map_err(|e| EmbedError::Tokenizer(e.to_string()))
             })
             .collect::<Result<_, _>>()?;
         let mut windows = Vec::new();
         for (text, ids) in content.iter().enumerate() {
-            if ids.len() > max_tokens {
-                cut.push(text);
-            }
+            text_tokens.push(ids.len());
             for chunk in ids[..ids.len().min(max_tokens)].chunks(room) {
                 let mut seq = Vec::with_capacity(chunk.len() + self.open.len() + self.close.len());
                 seq.extend_from_slice(&self.open);
@@ -611,27 +648,46 @@ fn load_backend(
     Ok((Box::new(encoder), precision))
 }
 
-/// The prompt and pooling a sentence-transformers model declares; e5 models
-/// without that metadata get their documented "passage: " prefix.
-fn sentence_transformers_settings(model: &ResolvedModel) -> Result<(String, Pooling), EmbedError> {
+/// What a model's card puts before a passage and before a query.
+struct Prompts {
+    passage: String,
+    query: String,
+}
+
+/// The prompts and pooling a sentence-transformers model declares; e5
+/// models without that metadata get their documented "passage: " and
+/// "query: " prefixes.
+fn sentence_transformers_settings(model: &ResolvedModel) -> Result<(Prompts, Pooling), EmbedError> {
     let read = |name: &str| model::read_json_if_present(&model.dir, name);
-    let prompt = match read("config_sentence_transformers.json")? {
-        Some(config) => config["prompts"]["passage"]
-            .as_str()
-            .or_else(|| {
-                let default = config["default_prompt_name"].as_str()?;
-                config["prompts"][default].as_str()
-            })
-            .unwrap_or("")
-            .to_string(),
-        None if model.name.to_lowercase().contains("e5") => "passage: ".to_string(),
-        None => String::new(),
+    let e5 = model.name.to_lowercase().contains("e5");
+    let prompts = match read("config_sentence_transformers.json")? {
+        Some(config) => {
+            let declared = |name: &str| config["prompts"][name].as_str().map(str::to_string);
+            let default = config["default_prompt_name"]
+                .as_str()
+                .and_then(|name| config["prompts"][name].as_str());
+            let passage = declared("passage")
+                .or_else(|| default.map(str::to_string))
+                .unwrap_or_default();
+            Prompts {
+                query: declared("query").unwrap_or_else(|| passage.clone()),
+                passage,
+            }
+        }
+        None if e5 => Prompts {
+            passage: "passage: ".into(),
+            query: "query: ".into(),
+        },
+        None => Prompts {
+            passage: String::new(),
+            query: String::new(),
+        },
     };
     let pooling = match read("1_Pooling/config.json")? {
         Some(config) if config["pooling_mode_cls_token"].as_bool() == Some(true) => Pooling::Cls,
         _ => Pooling::Mean,
     };
-    Ok((prompt, pooling))
+    Ok((prompts, pooling))
 }
 
 /// The ids the tokenizer's template adds around a single text.

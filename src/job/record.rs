@@ -12,10 +12,11 @@ use crate::run_record::{Counts, EmbeddingRecord, LabelRecord, ModelRecord, RunRe
 use crate::themes::Changes;
 
 /// How labels are chosen, for run.json.
-const LABEL_METHOD: &str = "candidates by class-based TF-IDF in the label language, embedded \
-    with the model, scored by closeness to the theme's centroid against the nearest other \
-    theme in the language-corrected space, picked by maximal marginal relevance; no label \
-    word in two themes";
+const LABEL_METHOD: &str = "candidates by class-based TF-IDF in the label language, backed \
+    by two or more of the theme's paragraphs (and files), no caption or byline name; embedded \
+    as search queries and picked term by term to fit the most paragraphs (a paragraph fits when \
+    its own theme's label is the most similar of all labels), every language counting alike; \
+    no label word in two themes";
 
 /// What the stages produced, as the run record tells it.
 pub(super) struct Stages<'a> {

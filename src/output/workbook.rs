@@ -233,6 +233,14 @@ pub fn write_workbook(
     report: &Report,
     earlier_runs: &[csv::StringRecord],
 ) -> Result<(), XlsxError> {
+    contained(|| build_and_save(out, report, earlier_runs))
+}
+
+fn build_and_save(
+    out: &mut (dyn std::io::Write + Send),
+    report: &Report,
+    earlier_runs: &[csv::StringRecord],
+) -> Result<(), XlsxError> {
     let mut workbook = Workbook::new();
     let formats = Formats::new();
     let mut notes = Vec::new();
@@ -274,6 +282,42 @@ pub fn write_workbook(
     )?;
     about_sheet(&mut workbook, &formats, r, &notes)?;
     workbook.save_to_writer(out)
+}
+
+thread_local! {
+    /// Set while this thread writes a workbook: its panics are errors.
+    static WRITING_WORKBOOK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `write`, turning a panic inside it into an error. rust_xlsxwriter's
+/// constant-memory sheets write their rows to files in the temporary folder
+/// and panic when such a write fails (a full disk), where a user needs an
+/// error that says which folder filled up; the panic message is not printed.
+fn contained(write: impl FnOnce() -> Result<(), XlsxError>) -> Result<(), XlsxError> {
+    static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
+    QUIET_HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !WRITING_WORKBOOK.get() {
+                default(info);
+            }
+        }));
+    });
+    WRITING_WORKBOOK.set(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(write));
+    WRITING_WORKBOOK.set(false);
+    result.unwrap_or_else(|payload| {
+        let reason = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown failure");
+        Err(XlsxError::IoError(std::io::Error::other(format!(
+            "could not write the workbook's temporary files in {} (is that disk full? \
+             TMPDIR names another folder): {reason}",
+            std::env::temp_dir().display()
+        ))))
+    })
 }
 
 /// The sheets built from the report's themes and paragraphs.
