@@ -49,6 +49,11 @@ bench-labels:
     cargo run --release -- bench-labels
     cargo run --release -- bench-labels --input ../shared/bench/installguide/articles --k 13
 
+# The report's map: translations / random pairs and the silhouette of themes on
+# installguide, then the silhouette and seconds at 1k, 20k and 100k synthetic paragraphs.
+bench-map:
+    cargo run --release -- bench-map
+
 # A refresh adding one article to thousands of cached paragraphs, next to a full run.
 bench-refresh:
     cargo run --release -- bench-refresh --gold ../shared/bench/installguide/gold.csv --article seeds/000_83d050db8f9f875e.txt

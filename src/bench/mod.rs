@@ -4,10 +4,12 @@
 //! refresh costs next to a full run. Each prints its figures as a table.
 
 mod labels;
+mod map;
 mod measure;
 mod scale;
 
 pub use labels::labels;
+pub use map::map;
 pub use scale::scale;
 
 use std::path::{Path, PathBuf};
@@ -397,7 +399,7 @@ type Synthetic = (
     Vec<crate::describe::NamedTheme>,
 );
 
-fn synthetic_corpus(paragraphs: usize, themes: usize) -> Synthetic {
+pub(crate) fn synthetic_corpus(paragraphs: usize, themes: usize) -> Synthetic {
     use crate::describe::{Example, NamedTheme, Theme};
     use crate::ingest::Paragraph;
     use rand_xoshiro::rand_core::{RngCore, SeedableRng};
@@ -417,6 +419,10 @@ fn synthetic_corpus(paragraphs: usize, themes: usize) -> Synthetic {
         for (d, c) in centres[theme].iter().enumerate() {
             vectors[[i, d]] = c + 0.3 * uniform();
         }
+        // Unit rows, as the language-corrected vectors are.
+        let mut row = vectors.row_mut(i);
+        let norm = row.dot(&row).sqrt().max(1e-12);
+        row /= norm;
         labels.push(theme);
         let mut p = Paragraph::new(
             format!("article-{:05}.txt", i / 20),

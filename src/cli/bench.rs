@@ -64,6 +64,21 @@ pub(super) enum Command {
         #[arg(long, default_value = "auto")]
         k: KChoice,
     },
+    /// How well the report's map keeps translations together and themes
+    /// apart: translations / random pairs and the silhouette of themes on a
+    /// gold set, and the silhouette and seconds on synthetic corpora.
+    #[command(name = "bench-map")]
+    Map {
+        /// gold.csv with columns file,text,chapter,lang,group.
+        #[arg(long, default_value = "../shared/bench/installguide/gold.csv")]
+        gold: PathBuf,
+        /// Number of themes on the gold set.
+        #[arg(long, default_value_t = 13)]
+        k: usize,
+        /// Sizes of the synthetic corpora (repeatable).
+        #[arg(long = "paragraphs", default_values_t = [1_000, 20_000, 100_000], value_parser = synthetic_count)]
+        paragraphs: Vec<usize>,
+    },
     /// How much numeric noise in the vectors the themes tolerate: add noise
     /// of each size, cluster again, count the paragraphs that change theme.
     #[command(name = "bench-stability")]
@@ -181,6 +196,11 @@ pub(super) fn run(command: Command, model: &ModelConfig, progress: Progress) -> 
             model,
             progress,
         )?),
+        Command::Map {
+            gold,
+            k,
+            paragraphs,
+        } => bench::map(model, progress, &gold, k, &paragraphs),
         Command::Labels { input, k } => bench::labels(model, progress, &input, k),
         Command::Scale { paragraphs, save } => bench::scale(&paragraphs, save.as_deref()),
         Command::Report {

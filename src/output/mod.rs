@@ -14,10 +14,12 @@ use std::io::Write;
 
 use ndarray::Array2;
 
+mod map;
 mod report;
 mod workbook;
 
-pub use report::{project, write_report_html, Header, Pages};
+pub use map::{project, FITTED as MAP_FITTED};
+pub use report::{write_report_html, Header, Pages};
 
 use crate::describe::NamedTheme;
 use crate::ingest::Paragraph;

@@ -2,15 +2,9 @@
 //! font) that opens from a file share or an e-mail attachment: a header on
 //! the corpus, a theme map, a theme × language chart and one card per theme.
 //!
-//! The map places every paragraph at a 2-D projection of its
-//! language-corrected vector. Measured on the installguide benchmark (mean
-//! distance between translations of one paragraph over that of random
-//! pairs): t-SNE 0.02, the two directions along which the size-weighted
-//! theme centres spread most 0.20, plain PCA 0.21. t-SNE would be the
-//! better map, but linfa-tsne's engine (bhtsne 0.4) seeds its start from
-//! the thread's random generator, so the same input gives another map each
-//! run; the map therefore uses the theme-centre directions: deterministic,
-//! instant at any size, and clearer about themes than plain PCA. Up to
+//! The map places every paragraph where `map` (a deterministic t-SNE of
+//! the language-corrected vectors) puts it, with the theme labels laid so
+//! that none overlaps another. Up to
 //! [`SVG_LIMIT`] paragraphs each mark is an SVG element carrying
 //! `data-paragraph` (its row in paragraphs.csv); above that the map is drawn
 //! on a canvas from compact data, and the page says so.
@@ -19,8 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io;
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
-
+use super::map::{place_labels, HEIGHT, WIDTH};
 use super::Report;
 use crate::describe::NamedTheme;
 use crate::error::is_bidi_control;
@@ -42,9 +35,6 @@ const MAP_TEXT_CHARS: usize = 160;
 const CARD_EXAMPLES: usize = 2;
 /// Themes named on the map, the largest first; the rest show their number.
 const MAP_NAMED_THEMES: usize = 12;
-const WIDTH: f32 = 1000.0;
-const HEIGHT: f32 = 640.0;
-const MARGIN: f32 = 30.0;
 const PALETTE: [&str; 12] = [
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
     "#9c755f", "#bab0ac", "#1f77b4", "#d62728",
@@ -103,81 +93,6 @@ fn direction(language: &str) -> &'static str {
     } else {
         "ltr"
     }
-}
-
-/// The two directions along which the themes' centres (weighted by size)
-/// spread most, by power iteration from fixed starts: deterministic.
-fn theme_axes(vectors: ArrayView2<f32>, labels: &[usize], k: usize) -> (Array1<f32>, Array2<f32>) {
-    let dim = vectors.ncols();
-    let mut sums = Array2::<f32>::zeros((k.max(1), dim));
-    let mut sizes = vec![0f32; k.max(1)];
-    for (row, &l) in vectors.rows().into_iter().zip(labels) {
-        sums.row_mut(l).scaled_add(1.0, &row);
-        sizes[l] += 1.0;
-    }
-    let n: f32 = sizes.iter().sum::<f32>().max(1.0);
-    let mean = sums.sum_axis(Axis(0)) / n;
-    let mut centres = sums;
-    for (mut row, &size) in centres.rows_mut().into_iter().zip(&sizes) {
-        if size > 0.0 {
-            row /= size;
-            row -= &mean;
-            row *= size.sqrt();
-        }
-    }
-    let mut axes = Array2::<f32>::zeros((2, dim));
-    for a in 0..2 {
-        let mut v =
-            Array1::from_iter((0..dim).map(|i| 1.0 + ((i * 7 + a * 13) % 11) as f32 / 11.0));
-        for _ in 0..100 {
-            let mut next = centres.t().dot(&centres.dot(&v));
-            for b in 0..a {
-                let along = next.dot(&axes.row(b));
-                next.scaled_add(-along, &axes.row(b));
-            }
-            let norm = next.dot(&next).sqrt();
-            if norm < 1e-12 {
-                break;
-            }
-            v = next / norm;
-        }
-        // A fixed sign, so that the picture does not flip between runs.
-        let largest = v
-            .iter()
-            .copied()
-            .fold(0f32, |m, x| if x.abs() > m.abs() { x } else { m });
-        if largest < 0.0 {
-            v *= -1.0;
-        }
-        axes.row_mut(a).assign(&v);
-    }
-    (mean, axes)
-}
-
-/// Each paragraph's place on the map, in page coordinates.
-pub fn project(vectors: ArrayView2<f32>, labels: &[usize], k: usize) -> Vec<(f32, f32)> {
-    if vectors.nrows() == 0 {
-        return Vec::new();
-    }
-    let (mean, axes) = theme_axes(vectors, labels, k);
-    // (v − mean)·axes = v·axes − mean·axes: no centred copy of the vectors.
-    let raw = vectors.dot(&axes.t()) - mean.dot(&axes.t()).insert_axis(Axis(0));
-    let range = |c: usize| {
-        let col = raw.column(c);
-        let lo = col.iter().copied().fold(f32::MAX, f32::min);
-        let hi = col.iter().copied().fold(f32::MIN, f32::max);
-        (lo, (hi - lo).max(1e-6))
-    };
-    let ((x0, dx), (y0, dy)) = (range(0), range(1));
-    raw.rows()
-        .into_iter()
-        .map(|r| {
-            (
-                MARGIN + (r[0] - x0) / dx * (WIDTH - 2.0 * MARGIN),
-                MARGIN + (r[1] - y0) / dy * (HEIGHT - 2.0 * MARGIN),
-            )
-        })
-        .collect()
 }
 
 /// What the page's header says about the run.
@@ -402,7 +317,9 @@ fn map_section(
     page.push_str("<div id=\"reading\" class=\"reading\">Click a mark to read its paragraph here.</div></section>\n");
 }
 
-/// Each theme's label at the centre of its marks.
+/// Each theme's label at the centre of its marks, or the nearest free
+/// place around it, largest theme first; none overlaps another (see
+/// [`place_labels`]).
 fn theme_labels(page: &mut Page, r: &Pages, places: &[(f32, f32)]) {
     let mut sums: HashMap<usize, (f32, f32, f32)> = HashMap::new();
     for (p, &(x, y)) in r.paragraphs.iter().zip(places) {
@@ -411,22 +328,29 @@ fn theme_labels(page: &mut Page, r: &Pages, places: &[(f32, f32)]) {
     }
     let mut by_size: Vec<_> = r.themes.iter().collect();
     by_size.sort_by_key(|t| std::cmp::Reverse(t.theme.size));
-    for (rank, t) in by_size.into_iter().enumerate() {
-        if let Some(&(x, y, n)) = sums.get(&t.id) {
+    let wanted: Vec<(String, String, (f32, f32))> = by_size
+        .into_iter()
+        .enumerate()
+        .filter_map(|(rank, t)| {
+            let &(x, y, n) = sums.get(&t.id)?;
             // Dozens of full labels would cover the map; past the largest
             // themes, the number alone points into the chart below.
-            let label = if rank < MAP_NAMED_THEMES {
-                format!("{} · {}", t.id, escape(&t.theme.label))
+            let full = if rank < MAP_NAMED_THEMES {
+                format!("{} · {}", t.id, t.theme.label)
             } else {
                 t.id.to_string()
             };
-            let _ = write!(
-                page,
-                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{label}</text>",
-                x / n,
-                y / n,
-            );
-        }
+            Some((full, t.id.to_string(), (x / n, y / n)))
+        })
+        .collect();
+    for (text, spot) in place_labels(&wanted).into_iter().flatten() {
+        let _ = write!(
+            page,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" dominant-baseline=\"middle\">{}</text>",
+            spot.x,
+            spot.y,
+            escape(&text)
+        );
     }
 }
 
