@@ -1143,3 +1143,16 @@ fn a_full_disk_fails_the_run_with_an_error_and_keeps_the_last_report() {
         assert_previous_set_kept(output.path(), &before, kib);
     }
 }
+
+#[test]
+fn a_corpus_of_one_paragraph_is_one_theme() {
+    let input = tempfile::tempdir().unwrap();
+    std::fs::write(
+        input.path().join("a.txt"),
+        "A single paragraph about supply chains and the way teams plan deliveries across markets.",
+    )
+    .unwrap();
+    let output = tempfile::tempdir().unwrap();
+    job_ok(input.path(), output.path(), &["--quiet"]);
+    assert_eq!(theme_ids(output.path()).len(), 1);
+}

@@ -40,7 +40,8 @@ pub fn k_range(n: usize) -> (usize, usize) {
     let root = (n as f64).sqrt();
     let k_max = (root * 1.5).min(30.0).max(root) as usize;
     let k_max = k_max.clamp(2, AUTO_K_MAX).min(n);
-    let k_min = ((root / 2.0).ceil() as usize).clamp(2, (AUTO_K_MAX / 2).min(k_max));
+    // One paragraph allows one theme only.
+    let k_min = ((root / 2.0).ceil() as usize).clamp(2.min(k_max), (AUTO_K_MAX / 2).min(k_max));
     (k_min, k_max)
 }
 
@@ -240,6 +241,7 @@ mod tests {
         assert_eq!(k_range(10_000), (50, 100));
         assert_eq!(k_range(1_000_000), (50, 100));
         assert_eq!(k_range(3), (2, 2));
+        assert_eq!(k_range(1), (1, 1));
     }
 
     /// The pairwise definition, for checking the fast one.

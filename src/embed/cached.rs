@@ -42,6 +42,18 @@ struct Keyed<'a> {
     as_queries: bool,
 }
 
+impl Keyed<'_> {
+    /// Paragraphs are embedded once a run and said at the info level; label
+    /// queries, many small calls, at the debug level (`-vv`).
+    fn log(&self, message: &str) {
+        if self.as_queries {
+            tracing::debug!("{message}");
+        } else {
+            tracing::info!("{message}");
+        }
+    }
+}
+
 impl<'e> CachedEmbedder<'e> {
     /// Puts `cache` in front of `embedder`.
     pub fn new(embedder: &'e Embedder, cache: EmbeddingCache) -> Self {
@@ -136,20 +148,20 @@ impl<'e> CachedEmbedder<'e> {
                 &mut cached,
             )?;
             if whole > 0 {
-                tracing::info!(
+                items.log(&format!(
                     "{whole} {} read whole under another --max-paragraph-tokens: their \
                      vectors are the same under this one, taken from the cache",
                     items.noun
-                );
+                ));
             }
         }
         let missing: Vec<usize> = (0..keys.len()).filter(|&i| !cached[i]).collect();
         let reused = keys.len() - missing.len();
-        tracing::info!(
+        items.log(&format!(
             "embedding {} new {} ({reused} from the cache)",
             missing.len(),
             items.noun
-        );
+        ));
         let mut stats = EmbedStats::default();
         for chunk in missing.chunks(CACHE_CHUNK) {
             let done_before = stats.texts;
