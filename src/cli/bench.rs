@@ -38,7 +38,7 @@ pub(super) enum Command {
         #[arg(long, default_value_t = 13)]
         k: usize,
         /// Imbalanced variants: keep this fraction of the chapters per language (repeatable).
-        #[arg(long = "keep", default_values_t = [0.5, 1.0 / 3.0])]
+        #[arg(long = "keep", default_values_t = [2.0 / 3.0, 0.5, 1.0 / 3.0, 1.0 / 6.0])]
         keep: Vec<f64>,
         /// Random draws per imbalanced variant.
         #[arg(long, default_value_t = 3)]

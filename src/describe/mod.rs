@@ -41,7 +41,8 @@ pub struct Example {
 pub struct Theme {
     /// The clustering's 0-based label of this theme (largest first).
     pub cluster: usize,
-    /// Two or three keywords in the label language, joined with " · ",
+    /// One to three terms in the label language (two or three where the
+    /// theme's paragraphs back them), joined with " · ",
     /// sharing no word with another theme's label.
     pub label: String,
     /// The broader topic the theme belongs to, 1-based (numbered per run,
