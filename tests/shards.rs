@@ -65,3 +65,96 @@ fn a_bad_shard_is_refused_naming_the_flag() {
         assert!(stderr.contains("--shard"), "{stderr}");
     }
 }
+
+/// A stand-in for Slurm's sbatch: logs its arguments, runs the job at once
+/// (each array task in turn, with SLURM_ARRAY_TASK_ID set, the way a node
+/// would) and answers a job id as `--parsable` does.
+const FAKE_SBATCH: &str = r#"#!/usr/bin/env bash
+set -u
+echo "$*" >> "$SBATCH_LOG"
+id=$(( $(wc -l < "$SBATCH_LOG") + 1000 ))
+array=""; wrap=""
+for a in "$@"; do
+    case $a in
+        --array=*) array=${a#--array=} ;;
+        --wrap=*) wrap=${a#--wrap=} ;;
+    esac
+done
+if [ -n "$array" ]; then
+    for i in $(seq "${array%-*}" "${array#*-}"); do
+        (cd / && SLURM_ARRAY_TASK_ID=$i bash -c "$wrap") >> "$SBATCH_LOG.out" 2>&1 || exit 1
+    done
+else
+    (cd / && bash -c "$wrap") >> "$SBATCH_LOG.out" 2>&1 || exit 1
+fi
+echo "$id"
+"#;
+
+#[cfg(unix)]
+#[test]
+fn the_slurm_script_submits_what_its_caller_asks_and_its_jobs_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = common::repo_root();
+    let stubs = tempfile::tempdir().unwrap();
+    let sbatch = stubs.path().join("sbatch");
+    std::fs::write(&sbatch, FAKE_SBATCH).unwrap();
+    std::fs::set_permissions(&sbatch, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let log = stubs.path().join("sbatch.log");
+    let output = tempfile::tempdir().unwrap();
+    let path = format!(
+        "{}:{}",
+        stubs.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let script = |bin: &str| {
+        std::process::Command::new("bash")
+            .current_dir(&root)
+            .args(["docs/shards/slurm.sh", "seeds", arg(output.path()), "3"])
+            .env("PATH", &path)
+            .env("SBATCH_LOG", &log)
+            .env("HF_HUB_OFFLINE", "1")
+            .env("CROSSTHEMES_BIN", bin)
+            .env("CROSSTHEMES_CPUS", "1")
+            .env("CROSSTHEMES_EMBED_MEM", "700M")
+            .output()
+            .unwrap()
+    };
+    let missing = script("/nonexistent/crossthemes");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("CROSSTHEMES_BIN"));
+    assert!(!log.exists(), "nothing submitted");
+
+    let out = script(env!("CARGO_BIN_EXE_crossthemes"));
+    let said = String::from_utf8_lossy(&out.stdout);
+    let jobs_log = std::fs::read_to_string(stubs.path().join("sbatch.log.out")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "{said}{}{jobs_log}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let submitted = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = submitted.lines().collect();
+    assert_eq!(lines.len(), 2, "{submitted}");
+    for wanted in [
+        "--array=1-3",
+        "--cpus-per-task=1",
+        "--mem=700M",
+        "--threads 1",
+    ] {
+        assert!(lines[0].contains(wanted), "{wanted}: {}", lines[0]);
+    }
+    assert!(lines[1].contains("--dependency=afterok:1001") && lines[1].contains("--mem=4G"));
+    assert!(said.contains("squeue -j 1001,1002"), "{said}");
+    let themes = read_csv(&output.path().join("themes.csv"));
+    assert!(!themes.is_empty());
+    let left: Vec<_> = std::fs::read_dir(output.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".shard-"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the final run takes the shards in: {left:?}"
+    );
+    assert_eq!(run_json(output.path())["embedding"]["embedded"], 0);
+}

@@ -1,18 +1,68 @@
 #!/usr/bin/env bash
 # Embedding on a Slurm job array, clustering in one dependent job.
-# usage: docs/shards/slurm.sh ARTICLES OUTPUT [SHARDS]
+# usage: docs/shards/slurm.sh ARTICLES OUTPUT [SHARDS]   (SHARDS: 8 by default)
 # Each array task embeds share SLURM_ARRAY_TASK_ID of SHARDS into its own
 # cache file beside OUTPUT/cache.sqlite; the final job runs only when every
 # task succeeded (afterok), takes the shard caches in and clusters.
-# The folders must be on a file system all nodes share.
+# ARTICLES, OUTPUT, the binary and the model store must be on a file system
+# every node shares.
+#
+# Resources come from the caller; the defaults fit a small node (2 CPUs):
+#   CROSSTHEMES_CPUS          CPUs per task (and the binary's --threads)   2
+#   CROSSTHEMES_EMBED_MEM     memory of each embedding task                2G
+#   CROSSTHEMES_EMBED_TIME    time limit of each embedding task            02:00:00
+#   CROSSTHEMES_CLUSTER_MEM   memory of the clustering job                 4G
+#   CROSSTHEMES_CLUSTER_TIME  time limit of the clustering job             01:00:00
+#   CROSSTHEMES_BIN           the binary              crossthemes on PATH
+#   CROSSTHEMES_MODELS        the model store         models
+# Partition, account, QoS and the like: sbatch's own SBATCH_PARTITION,
+# SBATCH_ACCOUNT, ... variables, which sbatch reads itself.
 set -euo pipefail
-articles=${1:?usage: slurm.sh ARTICLES OUTPUT [SHARDS]}
-output=${2:?usage: slurm.sh ARTICLES OUTPUT [SHARDS]}
+
+die() {
+    echo "slurm.sh: $*" >&2
+    exit 2
+}
+
+articles=${1:-}
+output=${2:-}
 shards=${3:-8}
-array_job=$(sbatch --parsable --job-name=crossthemes-embed \
-    --array="1-${shards}" --cpus-per-task=4 --mem=2G --time=02:00:00 \
-    --wrap="crossthemes embed --shard \${SLURM_ARRAY_TASK_ID}/${shards} --input '${articles}' --output '${output}' --threads 4")
-sbatch --job-name=crossthemes-cluster --dependency="afterok:${array_job}" \
-    --cpus-per-task=4 --mem=8G --time=01:00:00 \
-    --wrap="crossthemes --input '${articles}' --output '${output}'"
-echo "submitted embedding array ${array_job} and the clustering job after it"
+[[ -n $articles && -n $output ]] || die "usage: slurm.sh ARTICLES OUTPUT [SHARDS]"
+[[ $shards =~ ^[1-9][0-9]*$ ]] || die "SHARDS must be a whole number of at least 1, not '$shards'"
+[[ -e $articles ]] || die "no articles at '$articles'"
+command -v sbatch >/dev/null || die "sbatch not found: run this where Slurm's commands are (a login node)"
+
+bin=${CROSSTHEMES_BIN:-$(command -v crossthemes || true)}
+[[ -n $bin && -x $bin ]] ||
+    die "no crossthemes binary${bin:+ at '$bin'}: put it on PATH or set CROSSTHEMES_BIN to a path every node sees"
+models=${CROSSTHEMES_MODELS:-models}
+[[ -d $models ]] ||
+    die "no model store at '$models': run '$bin' once here (it fetches the model into it) or set CROSSTHEMES_MODELS"
+
+# Absolute paths: the tasks start in whatever folder Slurm gives them.
+bin=$(realpath "$bin")
+models=$(realpath "$models")
+articles=$(realpath "$articles")
+mkdir -p "$output"
+output=$(realpath "$output")
+
+cpus=${CROSSTHEMES_CPUS:-2}
+[[ $cpus =~ ^[1-9][0-9]*$ ]] || die "CROSSTHEMES_CPUS must be a whole number of at least 1, not '$cpus'"
+run="'$bin' --models-dir '$models' --threads $cpus"
+
+array_job=$(sbatch --parsable --job-name=crossthemes-embed --array="1-$shards" \
+    --cpus-per-task="$cpus" --mem="${CROSSTHEMES_EMBED_MEM:-2G}" \
+    --time="${CROSSTHEMES_EMBED_TIME:-02:00:00}" \
+    --wrap="$run embed --shard \${SLURM_ARRAY_TASK_ID}/$shards --input '$articles' --output '$output'")
+array_job=${array_job%%;*}
+cluster_job=$(sbatch --parsable --job-name=crossthemes-cluster --dependency="afterok:$array_job" \
+    --cpus-per-task="$cpus" --mem="${CROSSTHEMES_CLUSTER_MEM:-4G}" \
+    --time="${CROSSTHEMES_CLUSTER_TIME:-01:00:00}" \
+    --wrap="$run --input '$articles' --output '$output'")
+cluster_job=${cluster_job%%;*}
+
+echo "embedding: job array $array_job ($shards tasks); clustering: job $cluster_job, after every task succeeded"
+echo "follow them:  squeue -j $array_job,$cluster_job"
+echo "  (pending with reason PartitionConfig or Resources: a task asks more than a node has;"
+echo "   scancel both and lower CROSSTHEMES_CPUS or the *_MEM settings)"
+echo "afterwards:   sacct -j $array_job,$cluster_job   and the report in $output"
