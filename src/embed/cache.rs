@@ -127,6 +127,9 @@ pub enum Absorbed {
 pub struct EmbeddingCache {
     conn: Connection,
     path: PathBuf,
+    /// The models the cache held vectors of when first asked: what other
+    /// token limits made is read once a run, not on every lookup.
+    models: std::cell::OnceCell<Vec<String>>,
 }
 
 /// Why an existing file cannot serve as the cache.
@@ -259,6 +262,7 @@ impl EmbeddingCache {
         Ok(Self {
             conn,
             path: path.to_path_buf(),
+            models: std::cell::OnceCell::new(),
         })
     }
 
@@ -462,14 +466,21 @@ impl EmbeddingCache {
         mut rows: ArrayViewMut2<f32>,
         found: &mut [bool],
     ) -> Result<usize, CacheError> {
-        // A scan of the keys, done only when some vectors are missing, which
-        // costs far less than embedding them.
-        let siblings: Vec<String> = self
-            .conn
-            .prepare("SELECT DISTINCT model FROM embeddings")
-            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-            .map_err(|e| self.sqlite(e))?;
-        let siblings: Vec<&String> = siblings
+        // A scan of the keys, done once and only when some vectors are
+        // missing, which costs far less than embedding them. Models stored
+        // later in the run are this run's own, found by the exact lookup.
+        if self.models.get().is_none() {
+            let models: Vec<String> = self
+                .conn
+                .prepare("SELECT DISTINCT model FROM embeddings")
+                .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+                .map_err(|e| self.sqlite(e))?;
+            let _ = self.models.set(models);
+        }
+        let siblings: Vec<&String> = self
+            .models
+            .get()
+            .expect("set just above")
             .iter()
             .filter(|model| same_family(family, model))
             .collect();
