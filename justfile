@@ -69,6 +69,14 @@ bench-scale:
 manpages-corpus:
     benches/manpages_corpus.sh target/manpages
 
+# Comparable text, no translations: each manual page kept in one language,
+# drawn among the 4 or more it has (run `just manpages-corpus` first); how
+# much the themes follow language under each --debias.
+bench-comparable:
+    cargo build --release
+    python3 benches/comparable_corpus.py pick target/manpages target/comparable --min-languages 4 --seed 1
+    for d in align joint mean none; do target/release/crossthemes --input target/comparable --output target/comparable-$d --cache target/comparable.sqlite --max-paragraph-tokens 64 --rebuild --debias $d 2>/dev/null && python3 benches/comparable_corpus.py score target/comparable-$d; done
+
 # Formatting and lints, as they must stay.
 lint:
     cargo fmt --all -- --check

@@ -751,7 +751,7 @@ fn malformed_vectors_in_the_cache_are_embedded_again() {
 }
 
 #[test]
-fn a_shard_that_is_not_finished_is_left_alone() {
+fn a_shard_that_is_not_finished_is_refused_and_left_alone() {
     let input = small_input();
     let output = tempfile::tempdir().unwrap();
     run_ok(&[
@@ -769,9 +769,18 @@ fn a_shard_that_is_not_finished_is_left_alone() {
         .unwrap()
         .execute("UPDATE meta SET value = '0' WHERE key = 'finished'", [])
         .unwrap();
-    let out = job_ok(input.path(), output.path(), &[]);
-    assert_mentions(&out, "a shard not finished");
+    // Unfinished: the run refuses (a scheduler may try again) and keeps it.
+    let refused = run(&[
+        "--input",
+        arg(input.path()),
+        "--output",
+        arg(output.path()),
+        "--quiet",
+    ]);
+    assert_eq!(refused.status.code(), Some(3));
+    assert_mentions(&refused, "shard 1/2 has not finished");
     assert!(shard.exists(), "its work is kept");
+    assert!(!output.path().join("themes.csv").exists());
 
     // Finished, but made with other model settings: kept, with a warning.
     rusqlite::Connection::open(&shard)

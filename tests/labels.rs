@@ -27,13 +27,23 @@ fn seed_labels_are_english_distinct_and_from_the_themes_own_words() {
     let mut label_words: HashMap<String, String> = HashMap::new();
     for theme in &themes {
         let label = &theme["label"];
+        if *label == format!("theme {}", theme["theme"]) {
+            continue; // no term of its own backed: README, themes.csv `label`
+        }
         let terms: Vec<&str> = label.split(" · ").collect();
-        assert!(terms.len() >= 2, "theme {}: {label:?}", theme["theme"]);
         let english_paragraphs: Vec<String> = paragraphs
             .iter()
             .filter(|p| p["theme"] == theme["theme"] && p["language"] == "en")
             .map(|p| p["text"].to_lowercase())
             .collect();
+        // One term only where a few English paragraphs back no second
+        // (README, themes.csv `label`).
+        assert!(
+            terms.len() >= 2 || english_paragraphs.len() < 5,
+            "theme {}: {label:?} from {} English paragraphs",
+            theme["theme"],
+            english_paragraphs.len()
+        );
         let english_text = english_paragraphs.join(" ");
         for word in terms.iter().flat_map(|t| t.split(' ')) {
             assert!(

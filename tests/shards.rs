@@ -66,6 +66,29 @@ fn a_bad_shard_is_refused_naming_the_flag() {
     }
 }
 
+#[test]
+fn a_run_that_finds_a_shard_unfinished_refuses_and_leaves_it() {
+    let out = tempfile::tempdir().unwrap();
+    // A shard run that has started (or died) without finishing: its cache
+    // exists but is not marked finished.
+    let shard = out.path().join("cache.shard-2-of-3.sqlite");
+    drop(crossthemes::embed::shard::open_cache(&shard).unwrap());
+    let result = run(&["--output", arg(out.path()), "--quiet"]);
+    assert_eq!(result.status.code(), Some(3), "a scheduler may try again");
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        stderr.contains("cache.shard-2-of-3.sqlite")
+            && stderr.contains("shard 2/3 has not finished")
+            && stderr.contains("embed --shard 2/3"),
+        "{stderr}"
+    );
+    assert!(shard.is_file(), "the unfinished shard was removed");
+    assert!(
+        !out.path().join("themes.csv").exists(),
+        "it clustered without the shard"
+    );
+}
+
 /// A stand-in for Slurm's sbatch: logs its arguments, runs the job at once
 /// (each array task in turn, with SLURM_ARRAY_TASK_ID set, the way a node
 /// would) and answers a job id as `--parsable` does.

@@ -158,7 +158,7 @@ pub fn theme_benchmark(
     seed: u64,
 ) -> anyhow::Result<Vec<ThemeBenchRow>> {
     let mut rows = Vec::new();
-    for debias in [Debias::None, Debias::Mean, Debias::Joint] {
+    for debias in [Debias::None, Debias::Mean, Debias::Joint, Debias::Align] {
         let options = ClusterOptions {
             k: KChoice::Fixed(k),
             seed,

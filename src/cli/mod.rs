@@ -59,7 +59,7 @@ struct JobArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     min_theme_size: Option<u32>,
     /// How the language signal is removed before clustering.
-    #[arg(long, value_enum, default_value_t = Debias::Joint)]
+    #[arg(long, value_enum, default_value_t = Debias::Align)]
     debias: Debias,
     /// Also write embeddings.npy (float32, one row per line of paragraphs.csv).
     #[arg(long)]

@@ -14,14 +14,18 @@ fn value(name: &'static str, help: &'static str) -> Option<PossibleValue> {
 
 impl ValueEnum for Debias {
     fn value_variants<'a>() -> &'a [Self] {
-        &[Debias::Joint, Debias::Mean, Debias::None]
+        &[Debias::Align, Debias::Joint, Debias::Mean, Debias::None]
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         match self {
+            Debias::Align => value(
+                "align",
+                "Each language turned onto the others, then offsets fitted jointly with the clusters (default)",
+            ),
             Debias::Joint => value(
                 "joint",
-                "Language offsets fitted jointly with the clusters (default)",
+                "Language offsets fitted jointly with the clusters",
             ),
             Debias::Mean => value("mean", "Subtract each language's mean vector once"),
             Debias::None => value(

@@ -96,6 +96,7 @@ pub fn warm_start(
             .filter(|(_, count)| *count > 0)
             .map(|((name, row), _)| (name.clone(), row.to_vec()))
             .collect(),
+        space: None,
     }
 }
 
@@ -148,12 +149,12 @@ pub fn fit(
     let language_count = languages.names.len();
     let mut offsets = match settings.debias {
         Debias::None => Array2::zeros((language_count, data.ncols())),
-        Debias::Mean | Debias::Joint => means(data, &languages.ids, language_count),
+        Debias::Mean | Debias::Joint | Debias::Align => means(data, &languages.ids, language_count),
     };
     let warm = settings
         .warm
         .filter(|w| w.centroids.nrows() == settings.k && w.centroids.ncols() == data.ncols());
-    if let (Some(w), Debias::Joint) = (warm, settings.debias) {
+    if let (Some(w), true) = (warm, settings.debias.fits_offsets()) {
         // Languages seen before start from their fitted offsets.
         for (id, name) in languages.names.iter().enumerate() {
             if let Some(o) = w.offsets.get(name).filter(|o| o.len() == data.ncols()) {
@@ -182,7 +183,7 @@ pub fn fit(
     };
     let mut model = kmeans::train(sample.view(), settings.k, start, settings.seed)?;
     let mut labels = model.assign(sample.view());
-    if settings.debias == Debias::Joint {
+    if settings.debias.fits_offsets() {
         for _ in 1..JOINT_ROUNDS {
             let next = residual_offsets(
                 sample.view(),
@@ -240,7 +241,7 @@ pub fn settle_offsets(
     let offsets = match debias {
         Debias::None => Array2::zeros((language_count, data.ncols())),
         Debias::Mean => divided(language_totals, &language_sizes),
-        Debias::Joint => {
+        Debias::Joint | Debias::Align => {
             let theme_totals = sums(data, labels, k);
             let theme_sizes = counts(labels, k);
             let mut both = Array2::<f32>::zeros((k, language_count));

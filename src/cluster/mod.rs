@@ -8,6 +8,7 @@
 //! distance in [`distance`]), [`auto_k`] chooses k on a sample, [`topics`]
 //! groups the themes.
 
+mod align;
 mod auto_k;
 mod distance;
 mod joint;
@@ -23,19 +24,41 @@ use serde::Serialize;
 
 use crate::error::{Classified, Fault, Setting};
 use crate::ingest::Paragraph;
+use align::Alignment;
 use auto_k::normalized;
 use joint::{FitSettings, Fitted, Languages};
 
 /// How the language signal is removed before clustering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Debias {
-    /// Language offsets fitted jointly with the clusters (default).
+    /// Each language turned onto the others (rotations learned from
+    /// cross-language mutual nearest neighbours), then offsets fitted
+    /// jointly with the clusters (default).
+    Align,
+    /// Language offsets fitted jointly with the clusters.
     Joint,
     /// Subtract each language's mean vector once.
     Mean,
     /// Plain k-means on the model's vectors (groups by language).
     None,
+}
+
+impl Debias {
+    /// The flag value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Debias::Align => "align",
+            Debias::Joint => "joint",
+            Debias::Mean => "mean",
+            Debias::None => "none",
+        }
+    }
+
+    /// Whether the offsets are fitted jointly with the clusters.
+    fn fits_offsets(self) -> bool {
+        matches!(self, Debias::Align | Debias::Joint)
+    }
 }
 
 /// How many themes to make.
@@ -101,7 +124,7 @@ impl Default for ClusterOptions {
         Self {
             k: KChoice::Auto,
             seed: 42,
-            debias: Debias::Joint,
+            debias: Debias::Align,
             restarts: 10,
             init: None,
             min_theme_size: None,
@@ -162,6 +185,8 @@ pub struct Clustering {
     pub centroids: Array2<f32>,
     /// Where a later run starts from.
     pub warm_start: WarmStart,
+    /// How each language was turned before its offset was removed.
+    alignment: Alignment,
     /// How k was chosen.
     pub selection: KSelection,
     /// The themes grouped into broader topics.
@@ -176,6 +201,10 @@ pub struct WarmStart {
     pub centroids: Array2<f32>,
     /// Each language's fitted offset.
     pub offsets: BTreeMap<String, Vec<f32>>,
+    /// The debiasing whose space the centroids and offsets are in, where
+    /// they come from a finished clustering: a run with another debiasing
+    /// cannot start from them.
+    pub space: Option<Debias>,
 }
 
 impl Clustering {
@@ -191,9 +220,9 @@ impl Clustering {
 
     /// The model's own vectors of the paragraphs at `rows` (languages of all
     /// paragraphs beside), before the language correction: each corrected
-    /// vector is its model vector less its language's offset, scaled to
-    /// unit length, and the model vector had unit length, which fixes the
-    /// scale.
+    /// vector is its (turned) model vector less its language's offset,
+    /// scaled to unit length, and the model vector had unit length, which
+    /// fixes the scale; turning keeps lengths.
     pub fn model_vectors(&self, rows: &[usize], languages: &[&str]) -> Array2<f32> {
         let mut out = Array2::zeros((rows.len(), self.vectors.ncols()));
         for (mut row, &i) in out.rows_mut().into_iter().zip(rows) {
@@ -209,6 +238,7 @@ impl Clustering {
                 }
                 None => row.assign(&corrected),
             }
+            self.alignment.undo(row, languages[i]);
         }
         out
     }
@@ -226,12 +256,24 @@ impl Clustering {
 /// beside it) into themes. The embeddings become the clustering's
 /// corrected vectors in place: a corpus's vectors exist once.
 pub fn cluster(
-    embeddings: Array2<f32>,
+    mut embeddings: Array2<f32>,
     languages: &[impl AsRef<str>],
     options: &ClusterOptions,
 ) -> Result<Clustering, ClusterError> {
     let n = embeddings.nrows();
     let languages = Languages::new(languages);
+    let alignment = match options.debias {
+        Debias::Align => Alignment::learn(embeddings.view(), &languages, options.seed),
+        _ => Alignment::default(),
+    };
+    alignment.apply(&mut embeddings, &languages);
+    if options.debias == Debias::Align {
+        tracing::debug!(
+            "turned {} of {} languages onto the others",
+            alignment.turned(),
+            languages.names.len()
+        );
+    }
     let (fitted, selection) = match options.k {
         KChoice::Fixed(k) | KChoice::Kept(k) if k > n => {
             return Err(ClusterError::KTooLarge { k, paragraphs: n })
@@ -242,7 +284,7 @@ pub fn cluster(
                 debias: options.debias,
                 restarts: options.restarts,
                 seed: options.seed,
-                warm: options.init.as_ref(),
+                warm: usable_warm_start(options),
             };
             let fitted = joint::fit(embeddings.view(), &languages, &settings)?;
             let method = if options.k == KChoice::Fixed(k) {
@@ -261,7 +303,24 @@ pub fn cluster(
         }
         KChoice::Auto => auto_k::choose_k(embeddings.view(), &languages, options)?,
     };
-    finish(embeddings, fitted, &languages, selection, options)
+    let mut clustering = finish(embeddings, fitted, &languages, selection, options)?;
+    clustering.alignment = alignment;
+    Ok(clustering)
+}
+
+/// The warm start of `options`, unless it was made with another debiasing.
+fn usable_warm_start(options: &ClusterOptions) -> Option<&WarmStart> {
+    let init = options.init.as_ref()?;
+    match init.space {
+        Some(space) if space != options.debias => {
+            tracing::info!(
+                "the last run removed the language signal with --debias {}: k-means starts afresh",
+                space.name()
+            );
+            None
+        }
+        _ => Some(init),
+    }
 }
 
 /// Renumbers themes by size and derives everything else from the labels,
@@ -303,7 +362,10 @@ fn finish(
 
     let offsets = joint::settle_offsets(data.view(), languages, &labels, k, options.debias);
     joint::shift(&mut data, &languages.ids, &offsets);
-    let warm_start = joint::warm_start(joint::means(data.view(), &labels, k), languages, &offsets);
+    let warm_start = WarmStart {
+        space: Some(options.debias),
+        ..joint::warm_start(joint::means(data.view(), &labels, k), languages, &offsets)
+    };
     let vectors = normalized(data);
     let centroids = normalized(joint::means(vectors.view(), &labels, k));
     let sizes: Vec<usize> = sizes.iter().map(|&(_, size, _)| size).collect();
@@ -313,6 +375,7 @@ fn finish(
         vectors,
         centroids,
         warm_start,
+        alignment: Alignment::default(),
         selection: KSelection {
             k,
             method: match dissolved {
@@ -519,7 +582,7 @@ mod tests {
         };
         let plain = cluster(data.clone(), &languages, &opts(Debias::None)).unwrap();
         assert!(!agrees_with(&themes, &plain.labels));
-        for debias in [Debias::Mean, Debias::Joint] {
+        for debias in [Debias::Mean, Debias::Joint, Debias::Align] {
             let result = cluster(data.clone(), &languages, &opts(debias)).unwrap();
             assert!(
                 agrees_with(&themes, &result.labels),
@@ -529,25 +592,45 @@ mod tests {
         }
     }
 
+    fn two_themes(debias: Debias) -> ClusterOptions {
+        ClusterOptions {
+            k: KChoice::Fixed(2),
+            debias,
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn the_model_vectors_come_back_from_the_corrected_ones() {
         let (data, languages, _) = toy();
         let data = normalized(data);
-        let opts = ClusterOptions {
-            k: KChoice::Fixed(2),
-            debias: Debias::Joint,
-            ..Default::default()
+        let names: Vec<&str> = languages.iter().map(String::as_str).collect();
+        for debias in [Debias::Joint, Debias::Align] {
+            let result = cluster(data.clone(), &languages, &two_themes(debias)).unwrap();
+            let rows: Vec<usize> = (0..24).step_by(5).collect();
+            let back = result.model_vectors(&rows, &names);
+            let expected = data.select(Axis(0), &rows);
+            let worst = (&back - &expected).fold(0.0f32, |m, x| m.max(x.abs()));
+            assert!(worst < 1e-4, "{debias:?}: {back} vs {expected}");
+            assert!(result.warm_start.offsets["he"]
+                .iter()
+                .any(|x| x.abs() > 0.1));
+        }
+    }
+
+    #[test]
+    fn a_warm_start_from_another_debiasing_is_not_used() {
+        let (data, languages, _) = toy();
+        let opts = |debias, init| ClusterOptions {
+            init,
+            ..two_themes(debias)
         };
-        let result = cluster(data.clone(), &languages, &opts).unwrap();
-        let languages: Vec<&str> = languages.iter().map(String::as_str).collect();
-        let rows: Vec<usize> = (0..24).step_by(5).collect();
-        let back = result.model_vectors(&rows, &languages);
-        let expected = data.select(Axis(0), &rows);
-        let worst = (&back - &expected).fold(0.0f32, |m, x| m.max(x.abs()));
-        assert!(worst < 1e-4, "{back} vs {expected}");
-        assert!(result.warm_start.offsets["he"]
-            .iter()
-            .any(|x| x.abs() > 0.1));
+        let joint = cluster(data, &languages, &opts(Debias::Joint, None)).unwrap();
+        assert_eq!(joint.warm_start.space, Some(Debias::Joint));
+        let again = opts(Debias::Joint, Some(joint.warm_start.clone()));
+        assert!(usable_warm_start(&again).is_some());
+        let other = opts(Debias::Align, Some(joint.warm_start));
+        assert!(usable_warm_start(&other).is_none());
     }
 
     #[test]
@@ -561,13 +644,14 @@ mod tests {
         let data = data.select(Axis(0), &keep);
         let languages: Vec<String> = keep.iter().map(|&i| languages[i].clone()).collect();
         let themes: Vec<usize> = keep.iter().map(|&i| themes[i]).collect();
-        let opts = ClusterOptions {
-            k: KChoice::Fixed(2),
-            debias: Debias::Joint,
-            ..Default::default()
-        };
-        let result = cluster(data, &languages, &opts).unwrap();
-        assert!(agrees_with(&themes, &result.labels), "{:?}", result.labels);
+        for debias in [Debias::Joint, Debias::Align] {
+            let result = cluster(data.clone(), &languages, &two_themes(debias)).unwrap();
+            assert!(
+                agrees_with(&themes, &result.labels),
+                "{debias:?}: {:?}",
+                result.labels
+            );
+        }
     }
 
     #[test]

@@ -58,6 +58,10 @@ pub struct Candidates {
     pub own_more: Vec<Vec<String>>,
     /// The label language's most telling terms over the whole corpus.
     pub corpus: Vec<String>,
+    /// Per theme, whether it has paragraphs in the label language: only a
+    /// theme without any takes its label from the corpus terms (one whose
+    /// own paragraphs back no term is left unlabelled, `theme N`).
+    pub speaks_label_language: Vec<bool>,
 }
 
 /// Each theme's label and keywords in the label language.
@@ -105,7 +109,7 @@ pub fn choose(
                 .chain(&candidates.own_more[theme])
                 .filter_map(index)
                 .collect();
-            if own.is_empty() {
+            if own.is_empty() && !candidates.speaks_label_language[theme] {
                 corpus_pool.clone()
             } else {
                 own
@@ -202,8 +206,7 @@ impl Judge {
                 label
             })
             .collect();
-        let first: Vec<String> = labels.iter().map(|l| written(l, terms)).collect();
-        let mut columns = self.vectors.dot(&read(&first)?.t());
+        let mut columns = self.scores_of(&labels, terms, read)?;
         for _ in 0..PASSES {
             for theme in 0..self.k {
                 let taken: Vec<String> = labels
@@ -262,6 +265,30 @@ impl Judge {
             }
         }
         Ok(labels)
+    }
+
+    /// Each sampled paragraph's similarity to each theme's label. A theme
+    /// with no candidate has no label to score: its column stays below any
+    /// cosine, so it neither wins nor rivals.
+    fn scores_of(
+        &self,
+        labels: &[Vec<usize>],
+        terms: &[String],
+        read: &mut Reader,
+    ) -> Result<Array2<f32>, EmbedError> {
+        let mut columns = Array2::from_elem((self.vectors.nrows(), self.k), -1.0f32);
+        let labelled: Vec<usize> = (0..self.k).filter(|&t| !labels[t].is_empty()).collect();
+        if !labelled.is_empty() {
+            let texts: Vec<String> = labelled
+                .iter()
+                .map(|&t| written(&labels[t], terms))
+                .collect();
+            let scores = self.vectors.dot(&read(&texts)?.t());
+            for (column, &theme) in scores.columns().into_iter().zip(&labelled) {
+                columns.column_mut(theme).assign(&column);
+            }
+        }
+        Ok(columns)
     }
 
     /// The weighted count of sampled paragraphs fitted when `theme`'s label

@@ -208,10 +208,25 @@ pub fn describe(
             described
         })
         .collect();
-    let names: Vec<String> = themes.iter().map(|t| t.label.clone()).collect();
-    for theme in &mut themes {
-        let central = clustering.topics.central_theme[theme.topic - 1];
-        theme.topic_label = names[central].clone();
+    // A topic is named after its most central theme, or its largest
+    // labelled one where that one has no label of its own.
+    let labelled: Vec<bool> = chosen.iter().map(|c| !c.label.is_empty()).collect();
+    let names: Vec<String> = (0..themes.len())
+        .map(|theme| {
+            let topic = themes[theme].topic - 1;
+            let central = clustering.topics.central_theme[topic];
+            let named = (0..themes.len())
+                .find(|&t| themes[t].topic - 1 == topic && labelled.get(t) == Some(&true));
+            let namesake = if labelled.get(central) == Some(&true) {
+                central
+            } else {
+                named.unwrap_or(central)
+            };
+            themes[namesake].label.clone()
+        })
+        .collect();
+    for (theme, name) in themes.iter_mut().zip(names) {
+        theme.topic_label = name;
     }
     Ok(themes)
 }
@@ -447,20 +462,7 @@ impl<'a> TermCounts<'a> {
                     .is_some_and(|s| s.backs_a_label(spread[theme]))
         };
         let own: Vec<Vec<String>> = (0..self.theme_totals.len())
-            .map(|theme| {
-                self.ranked(theme)
-                    .into_iter()
-                    .find(|(_, l, _)| *l == language)
-                    .map(|(_, _, terms)| {
-                        terms
-                            .into_iter()
-                            .filter(|t| backed(theme, t))
-                            .take(labels::OWN_CANDIDATES)
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            })
+            .map(|theme| self.own_candidates(theme, language, &backed))
             .collect();
         let mut totals: HashMap<&str, usize> = HashMap::new();
         for per_language in &self.per_theme_language {
@@ -496,7 +498,47 @@ impl<'a> TermCounts<'a> {
             own,
             own_more,
             corpus: corpus.into_iter().map(|(t, _)| t.to_string()).collect(),
+            speaks_label_language: self
+                .paragraphs_per_language
+                .iter()
+                .map(|counts| counts.contains_key(language))
+                .collect(),
         }
+    }
+
+    /// `theme`'s best terms in `language` that are `backed`; where none is
+    /// (no term in paragraphs of several files), those in several of its
+    /// paragraphs of one file, which still name it from its own text.
+    fn own_candidates(
+        &self,
+        theme: usize,
+        language: &str,
+        backed: &dyn Fn(usize, &str) -> bool,
+    ) -> Vec<String> {
+        let terms = self
+            .ranked(theme)
+            .into_iter()
+            .find(|(_, l, _)| *l == language)
+            .map(|(_, _, terms)| terms)
+            .unwrap_or_default();
+        let pick = |accept: &dyn Fn(&str) -> bool| -> Vec<String> {
+            terms
+                .iter()
+                .filter(|t| accept(t))
+                .take(labels::OWN_CANDIDATES)
+                .map(|t| t.to_string())
+                .collect()
+        };
+        let strict = pick(&|t| backed(theme, t));
+        if !strict.is_empty() {
+            return strict;
+        }
+        pick(&|t| {
+            !self.caption_names.contains(t)
+                && self.spread[theme]
+                    .get(t)
+                    .is_some_and(|s| s.backs_a_label(false))
+        })
     }
 
     /// Each language of `theme` with its paragraph count and its terms, best

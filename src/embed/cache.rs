@@ -75,6 +75,20 @@ pub enum CacheError {
         /// The file.
         path: PathBuf,
     },
+    /// A shard cache beside the cache is still being written, or its run
+    /// failed: clustering now would embed its paragraphs a second time
+    /// here, or race the shard for them.
+    #[error(
+        "{path}: shard {shard} has not finished (still being written, or its run failed); \
+         nothing was clustered. Wait for it, run it again (`crossthemes embed --shard {shard}`, \
+         which keeps what it finished), or delete the file to embed its paragraphs in this run"
+    )]
+    ShardUnfinished {
+        /// The shard cache.
+        path: PathBuf,
+        /// Which share it holds, `I/N`.
+        shard: String,
+    },
     /// A shard cache beside the cache could not be listed or removed.
     #[error("{path}: {error} (a shard cache or its folder)")]
     Shard {
@@ -96,7 +110,7 @@ pub enum CacheError {
 impl Classified for CacheError {
     fn fault(&self) -> Fault {
         match self {
-            CacheError::Busy { .. } => Fault::Busy,
+            CacheError::Busy { .. } | CacheError::ShardUnfinished { .. } => Fault::Busy,
             CacheError::NotAFile { .. }
             | CacheError::NotACache { .. }
             | CacheError::ReadOnly { .. } => Fault::Usage(Some(Setting::Cache)),

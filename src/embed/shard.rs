@@ -65,8 +65,10 @@ fn file_stem(cache: &Path) -> String {
 
 /// Moves the vectors of finished `crossthemes embed --shard` runs made
 /// with the model `model` into the main cache at `path`; a shard file is
-/// removed once its vectors are committed. A shard still being written, or
-/// one made with other model settings, is left as it is, with a warning.
+/// removed once its vectors are committed, and one made with other model
+/// settings is kept, with a warning. A shard still being written (or whose
+/// run failed) is left as it is and refused, after the finished ones are
+/// taken in: the run stops before it embeds or clusters anything.
 pub fn absorb_waiting(
     cache: &mut EmbeddingCache,
     path: &Path,
@@ -77,12 +79,12 @@ pub fn absorb_waiting(
         move |error| CacheError::Shard { path, error }
     };
     let folder = path.parent().unwrap_or(Path::new("."));
+    let mut unfinished = None;
     for file in waiting(path).map_err(shard_error(folder))? {
         match cache.absorb(&file, model)? {
-            Absorbed::Unfinished => tracing::warn!(
-                "{}: a shard not finished (still being written, or its run failed); left alone",
-                file.display()
-            ),
+            Absorbed::Unfinished => {
+                unfinished.get_or_insert(file);
+            }
             Absorbed::Taken { added, others: 0 } => {
                 tracing::info!("took {added} new vectors from {}", file.display());
                 std::fs::remove_file(&file).map_err(shard_error(&file))?;
@@ -94,7 +96,25 @@ pub fn absorb_waiting(
             ),
         }
     }
-    Ok(())
+    match unfinished {
+        Some(path) => Err(CacheError::ShardUnfinished {
+            shard: shard_of(&path),
+            path,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `I/N` from a shard cache's name (`….shard-I-of-N.sqlite`).
+fn shard_of(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.rsplit_once(".shard-")
+        .and_then(|(_, tail)| tail.strip_suffix(".sqlite"))
+        .and_then(|tail| tail.split_once("-of-"))
+        .map_or_else(|| "I/N".into(), |(i, n)| format!("{i}/{n}"))
 }
 
 /// Opens (or creates) the shard cache at `path`, and its folder with it:
@@ -153,5 +173,6 @@ mod tests {
         }
         let path = shards[1].cache_path(Path::new("out/cache.sqlite"));
         assert_eq!(path, Path::new("out/cache.shard-2-of-3.sqlite"));
+        assert_eq!(shard_of(&path), "2/3");
     }
 }

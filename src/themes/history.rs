@@ -10,7 +10,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::Changes;
-use crate::cluster::WarmStart;
+use crate::cluster::{Debias, WarmStart};
 use crate::folder::{OutputFolder, HISTORY, HISTORY_BACKUP, RUN_JSON};
 /// Highest theme id ever handed out: beyond it spreadsheets and JSON
 /// readers lose digits, so a larger one marks a history as broken.
@@ -43,6 +43,10 @@ pub struct History {
     pub k_chosen_for: Option<usize>,
     /// Each language's fitted offset, where the next run starts from.
     pub language_offsets: BTreeMap<String, Vec<f32>>,
+    /// The debiasing the offsets and theme starts were made with; none in
+    /// histories from before `--debias align`, which were made with `joint`.
+    #[serde(default)]
+    pub debias: Option<Debias>,
 }
 
 /// A theme of the last run, as the next run needs it.
@@ -160,6 +164,7 @@ impl History {
             paragraph_first_seen: BTreeMap::new(),
             k_chosen_for: None,
             language_offsets: BTreeMap::new(),
+            debias: None,
         }
     }
 
@@ -217,6 +222,7 @@ impl History {
         Some(WarmStart {
             centroids,
             offsets: self.language_offsets.clone(),
+            space: Some(self.debias.unwrap_or(Debias::Joint)),
         })
     }
 }

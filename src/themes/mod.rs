@@ -375,6 +375,7 @@ fn next_history(
             .collect(),
         k_chosen_for,
         language_offsets: clustering.warm_start.offsets.clone(),
+        debias: clustering.warm_start.space,
     }
 }
 
