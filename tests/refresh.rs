@@ -1,6 +1,7 @@
 //! Scheduled runs: the second run embeds nothing, a new article is the only
-//! thing embedded and theme ids stay, a killed run loses nothing, two runs
-//! never write one folder at once, and a corrupt cache is set aside.
+//! thing embedded and theme ids stay, each run's theme sizes are kept, a
+//! killed run loses nothing, two runs never write one folder at once, and a
+//! corrupt cache is set aside.
 
 mod common;
 
@@ -138,6 +139,32 @@ fn refresh_embeds_only_what_is_new_and_keeps_theme_ids() {
     // --rebuild starts over but still never reuses an id it retires.
     run_ok(&[&args[..], &["--rebuild"]].concat());
     assert_eq!(run_json(output.path())["refresh"]["rebuild"], true);
+
+    // Each run's theme sizes, one block of rows per run, oldest first.
+    let trends = rows(&csv("theme_trends.csv"));
+    let mut times: Vec<&str> = trends.iter().map(|t| t["run_time"].as_str()).collect();
+    times.dedup();
+    assert_eq!(times.len(), 6, "six runs: {times:?}");
+    let of_run = |time: &str| -> Vec<&HashMap<String, String>> {
+        trends.iter().filter(|t| t["run_time"] == time).collect()
+    };
+    let arrived: usize = of_run(times[3])
+        .iter()
+        .map(|t| t["new_paragraphs"].parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(
+        arrived, added,
+        "the new article's paragraphs are the new ones"
+    );
+    let last: Vec<(String, String)> = of_run(times[5])
+        .iter()
+        .map(|t| (t["theme"].clone(), t["size"].clone()))
+        .collect();
+    let now: Vec<(String, String)> = rows(&csv("themes.csv"))
+        .iter()
+        .map(|t| (t["theme"].clone(), t["size"].clone()))
+        .collect();
+    assert_eq!(last, now, "the last run's rows are this run's themes");
 }
 
 #[test]

@@ -31,6 +31,7 @@ fn the_workbook_has_typed_sheets_frozen_headers_and_no_formulas() {
             "Examples",
             "Languages",
             "Sources",
+            "Trends",
             "Runs",
             "About"
         ]
@@ -49,6 +50,9 @@ fn the_workbook_has_typed_sheets_frozen_headers_and_no_formulas() {
         csv_rows("theme_examples.csv")
     );
     assert_eq!(rows(&mut workbook, "Runs"), csv_rows("runs.csv"));
+    // A first run: one column of sizes, one row per theme.
+    assert_eq!(rows(&mut workbook, "Trends"), csv_rows("themes.csv"));
+    assert_eq!(csv_rows("theme_trends.csv"), csv_rows("themes.csv"));
 
     let paragraphs = workbook.worksheet_range("Paragraphs").unwrap();
     let header: Vec<String> = paragraphs

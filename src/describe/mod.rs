@@ -84,12 +84,23 @@ impl Theme {
 
     /// "en:24 he:9 zh:7".
     pub fn language_summary(&self) -> String {
-        self.languages
-            .iter()
-            .map(|(l, n)| format!("{l}:{n}"))
-            .collect::<Vec<_>>()
-            .join(" ")
+        language_summary(&self.languages)
     }
+}
+
+/// The label of a theme no term names: `theme N`, N its number (1 = the
+/// largest) until `themes` gives it its id.
+pub fn unlabelled(number: usize) -> String {
+    format!("theme {number}")
+}
+
+/// Paragraphs per language as `zh:30 en:16 he:13`.
+pub fn language_summary(languages: &[(String, usize)]) -> String {
+    languages
+        .iter()
+        .map(|(l, n)| format!("{l}:{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A theme with the identity it keeps across runs (given by `refresh`).
@@ -312,7 +323,7 @@ fn theme_of(
     let largest_file = per_file.values().copied().max().unwrap_or(0);
     Theme {
         cluster: theme,
-        label: format!("theme {}", theme + 1),
+        label: unlabelled(theme + 1),
         topic: clustering.topics.of_theme[theme] + 1,
         topic_label: String::new(),
         size: members.len(),

@@ -25,6 +25,8 @@ pub const PARAGRAPHS_CSV: &str = "paragraphs.csv";
 pub const THEMES_CSV: &str = "themes.csv";
 /// The paragraphs that show each theme, per language.
 pub const EXAMPLES_CSV: &str = "theme_examples.csv";
+/// Each theme's size in each run the history keeps.
+pub const TRENDS_CSV: &str = "theme_trends.csv";
 /// The run record.
 pub const RUN_JSON: &str = "run.json";
 /// The model's vectors (`--save-embeddings`).

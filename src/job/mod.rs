@@ -132,7 +132,13 @@ pub fn run(config: &JobConfig) -> Result<(), JobError> {
         options.k,
         themes,
         &mut corpus.paragraphs,
-        &today,
+        (
+            &today,
+            &clock
+                .started_at()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string(),
+        ),
     );
     let stages = record::Stages {
         corpus: &corpus,

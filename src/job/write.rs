@@ -8,7 +8,7 @@ use super::record::{record, Stages};
 use super::{JobConfig, JobError};
 use crate::folder::{
     OutputFolder, EMBEDDINGS_NPY, EXAMPLES_CSV, PARAGRAPHS_CSV, REPORT_HTML, RUNS_CSV, RUN_JSON,
-    THEMES_CSV, WORKBOOK,
+    THEMES_CSV, TRENDS_CSV, WORKBOOK,
 };
 use crate::output::{self, Report};
 use crate::run_record::Stopwatch;
@@ -50,11 +50,13 @@ pub(super) fn report_files(
         run: &run,
         embeddings: stages.embedded.saved.as_ref(),
         places: &places,
+        trends: identified.trends(),
     };
     let mut set = folder.stage();
     set.add(PARAGRAPHS_CSV, &|w| output::paragraphs_csv(w, &report))?;
     set.add(THEMES_CSV, &|w| output::themes_csv(w, &report))?;
     set.add(EXAMPLES_CSV, &|w| output::examples_csv(w, &report))?;
+    set.add(TRENDS_CSV, &|w| output::trends_csv(w, &report))?;
     if let Some(embeddings) = report.embeddings {
         set.add(EMBEDDINGS_NPY, &|w| output::write_npy(w, embeddings))?;
     }

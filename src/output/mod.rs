@@ -21,9 +21,10 @@ mod workbook;
 pub use map::{project, FITTED as MAP_FITTED};
 pub use report::{write_report_html, Header, Pages};
 
-use crate::describe::NamedTheme;
+use crate::describe::{language_summary, NamedTheme};
 use crate::ingest::Paragraph;
 use crate::run_record::{RunRecord, RunSummary};
+use crate::themes::RunSizes;
 
 /// Excel's limit on the text in one cell, in UTF-16 units.
 pub const MAX_CELL_UNITS: usize = 32_767;
@@ -47,6 +48,15 @@ const THEME_COLUMNS: [&str; 16] = [
     "files",
     "single_source",
     "representative_text",
+];
+/// The columns of theme_trends.csv.
+const TREND_COLUMNS: [&str; 6] = [
+    "theme",
+    "label",
+    "run_time",
+    "size",
+    "new_paragraphs",
+    "languages",
 ];
 /// The columns of theme_examples.csv and of the Examples sheet.
 const EXAMPLE_COLUMNS: [&str; 8] = [
@@ -72,6 +82,8 @@ pub struct Report<'a> {
     pub embeddings: Option<&'a Array2<f32>>,
     /// Each paragraph's place on the theme map (see [`project`]).
     pub places: &'a [(f32, f32)],
+    /// Each kept run's theme sizes, oldest first, this run last.
+    pub trends: &'a [RunSizes],
 }
 
 /// Text cut to what a spreadsheet cell holds, marked with `…` where cut.
@@ -166,6 +178,26 @@ pub fn themes_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             t.single_source.to_string(),
             r.paragraphs[t.representative].text.to_string(),
         ])?;
+    }
+    out.flush()
+}
+
+/// theme_trends.csv: one row per theme and run the history keeps, oldest
+/// run first, themes by id.
+pub fn trends_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
+    let mut out = csv_writer(w)?;
+    out.write_record(TREND_COLUMNS)?;
+    for run in r.trends {
+        for t in &run.themes {
+            out.write_record([
+                t.id.to_string(),
+                t.label.clone(),
+                run.time.clone(),
+                t.size.to_string(),
+                t.new.to_string(),
+                language_summary(&t.languages),
+            ])?;
+        }
     }
     out.flush()
 }

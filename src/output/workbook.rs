@@ -27,6 +27,8 @@ enum Cell {
     Date(String),
     /// Text that jumps to a cell of the workbook ("Paragraphs!A2").
     Link(String, String),
+    /// Nothing: a theme absent from a run.
+    Empty,
 }
 
 fn text(s: &str) -> Cell {
@@ -215,6 +217,7 @@ fn write_cell(
             };
             12
         }
+        Cell::Empty => 2,
         Cell::Link(t, target) => {
             sheet.write_url_with_format(
                 row,
@@ -265,6 +268,7 @@ fn build_and_save(
     sheets.examples(&mut workbook, &mut notes)?;
     languages_sheet(&mut workbook, &formats, r, &mut notes)?;
     sources_sheet(&mut workbook, &formats, r, &mut notes)?;
+    trends_sheet(&mut workbook, &formats, r, &mut notes)?;
     let summary = r.run.summary();
     let runs = || {
         earlier_runs
@@ -520,6 +524,69 @@ fn languages_sheet(
     Ok(())
 }
 
+/// Themes drawn in the Trends sheet's chart at most.
+const TREND_LINES: usize = 8;
+
+/// Theme × run sizes (this run's themes by id, then themes gone since),
+/// with a line chart of this run's largest themes once there are two runs.
+fn trends_sheet(
+    workbook: &mut Workbook,
+    formats: &Formats,
+    r: &Report,
+    notes: &mut Vec<String>,
+) -> Result<(), XlsxError> {
+    let mut ids: Vec<usize> = r.themes.iter().map(|t| t.id).collect();
+    let mut labels: HashMap<usize, &str> = HashMap::new();
+    for t in r.trends.iter().flat_map(|run| &run.themes) {
+        labels.insert(t.id, &t.label);
+        if !ids.contains(&t.id) {
+            ids.push(t.id);
+        }
+    }
+    let live = r.themes.len();
+    ids[live..].sort_unstable();
+    let mut headers = vec!["theme", "label"];
+    headers.extend(r.trends.iter().map(|run| run.time.as_str()));
+    let rows = || {
+        ids.iter().map(|&id| {
+            let mut row = vec![
+                Cell::Int(id as u64),
+                text(labels.get(&id).copied().unwrap_or("")),
+            ];
+            row.extend(r.trends.iter().map(|run| {
+                run.themes
+                    .iter()
+                    .find(|t| t.id == id)
+                    .map_or(Cell::Empty, |t| Cell::Int(t.size as u64))
+            }));
+            row
+        })
+    };
+    write_sheet(workbook, formats, "Trends", &headers, rows, notes)?;
+    let runs = r.trends.len();
+    if runs < 2 {
+        notes.push("Trends: the first run; sizes over runs appear from the next refresh on".into());
+        return Ok(());
+    }
+    let mut chart = Chart::new(ChartType::Line);
+    chart.title().set_name("Paragraphs per theme, run by run");
+    let mut largest: Vec<(usize, usize)> = (0..live).map(|i| (r.themes[i].theme.size, i)).collect();
+    largest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let last = (runs + 1) as u16;
+    for &(_, i) in largest.iter().take(TREND_LINES) {
+        let row = (i + 1) as u32;
+        chart
+            .add_series()
+            .set_name(("Trends", row, 1))
+            .set_categories(("Trends", 0, 2, 0, last))
+            .set_values(("Trends", row, 2, row, last));
+    }
+    chart.set_width(760).set_height(380);
+    let sheet = workbook.worksheet_from_name("Trends")?;
+    sheet.insert_chart(ids.len() as u32 + 2, 1, &chart)?;
+    Ok(())
+}
+
 /// Theme × file counts, one row per pair.
 fn sources_sheet(
     workbook: &mut Workbook,
@@ -571,6 +638,7 @@ fn about_sheet(
         ("Examples", "the three paragraphs closest to each theme's centre, per language".into()),
         ("Languages", "paragraphs per theme and language, with a stacked bar chart".into()),
         ("Sources", "paragraphs per theme and file".into()),
+        ("Trends", "each theme's size in each run the history keeps (columns: when the run started, UTC), this run's themes first; a line chart of the largest".into()),
         ("Runs", "one row per run of the job over this folder".into()),
         ("similarity", "cosine of a paragraph to its theme's centre once the language signal is removed: 1 is the centre; above 0.8 is close, under 0.5 loosely related".into()),
         ("cohesion", "a theme's mean similarity: high means its paragraphs say much the same thing".into()),

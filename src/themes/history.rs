@@ -47,6 +47,54 @@ pub struct History {
     /// histories from before `--debias align`, which were made with `joint`.
     #[serde(default)]
     pub debias: Option<Debias>,
+    /// Each run's theme sizes, oldest first, at most [`MOST_RUNS`] runs
+    /// (see [`keep_trends`]).
+    #[serde(default)]
+    pub trends: Vec<RunSizes>,
+}
+
+/// Most runs whose theme sizes the history keeps.
+pub const MOST_RUNS: usize = 400;
+
+/// The themes of one run, by size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSizes {
+    /// When the run started, UTC (`YYYY-MM-DDTHH:MM:SS.sssZ`).
+    pub time: String,
+    /// Each of its themes, in id order.
+    pub themes: Vec<ThemeSize>,
+}
+
+/// One theme in one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThemeSize {
+    /// Its stable id.
+    pub id: usize,
+    /// Its label in that run.
+    pub label: String,
+    /// Its paragraphs.
+    pub size: usize,
+    /// Those first seen in that run.
+    pub new: usize,
+    /// Its paragraphs per language, largest first.
+    pub languages: Vec<(String, usize)>,
+}
+
+/// `runs` with `latest` added, kept to [`MOST_RUNS`]: past that, every
+/// other run of the older half is dropped, so the first runs and the
+/// recent ones stay and the history grows by a few kilobytes a run at most
+/// (about 2 kB for 50 themes in 5 languages).
+pub fn keep_trends(mut runs: Vec<RunSizes>, latest: RunSizes) -> Vec<RunSizes> {
+    runs.push(latest);
+    if runs.len() > MOST_RUNS {
+        let older = runs.len() / 2;
+        let mut index = 0;
+        runs.retain(|_| {
+            index += 1;
+            index > older || index % 2 == 1
+        });
+    }
+    runs
 }
 
 /// A theme of the last run, as the next run needs it.
@@ -165,6 +213,7 @@ impl History {
             k_chosen_for: None,
             language_offsets: BTreeMap::new(),
             debias: None,
+            trends: Vec::new(),
         }
     }
 
@@ -270,6 +319,37 @@ mod tests {
             centroid: vec![1.0, 0.0],
             start: vec![1.0, 0.0],
         }
+    }
+
+    #[test]
+    fn trends_keep_the_first_and_the_latest_runs_and_stay_bounded() {
+        let run = |i: usize| RunSizes {
+            time: format!("run {i}"),
+            themes: Vec::new(),
+        };
+        let mut runs = Vec::new();
+        for i in 0..5 * MOST_RUNS {
+            runs = keep_trends(runs, run(i));
+            assert!(runs.len() <= MOST_RUNS);
+        }
+        assert_eq!(runs[0], run(0));
+        let latest: Vec<&str> = runs[runs.len() - 3..]
+            .iter()
+            .map(|r| r.time.as_str())
+            .collect();
+        let last = 5 * MOST_RUNS - 1;
+        assert_eq!(
+            latest,
+            [
+                format!("run {}", last - 2),
+                format!("run {}", last - 1),
+                format!("run {last}")
+            ]
+        );
+        let times: Vec<&String> = runs.iter().map(|r| &r.time).collect();
+        let mut sorted = times.clone();
+        sorted.dedup();
+        assert_eq!(times.len(), sorted.len(), "no run twice");
     }
 
     fn history(next: usize, ids: &[usize]) -> History {

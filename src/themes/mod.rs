@@ -13,11 +13,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{ClusterOptions, Clustering, KChoice};
-use crate::describe::{NamedTheme, Theme};
+use crate::describe::{unlabelled, NamedTheme, Theme};
 use crate::folder::{OutputFolder, HISTORY, HISTORY_BACKUP};
 use crate::ingest::Paragraph;
-pub use history::RetiredTheme;
 use history::{History, Stored, ThemeRecord};
+pub use history::{RetiredTheme, RunSizes, ThemeSize};
 use matching::match_centroids;
 
 /// `--k auto` keeps the last run's number of themes while the corpus stays
@@ -190,6 +190,11 @@ impl Identified {
         self.history.next_theme_id
     }
 
+    /// Each kept run's theme sizes, this run last.
+    pub fn trends(&self) -> &[RunSizes] {
+        &self.history.trends
+    }
+
     /// The history files to commit with the report.
     pub fn history_files(
         &self,
@@ -212,7 +217,7 @@ pub fn identify(
     k: KChoice,
     themes: Vec<Theme>,
     paragraphs: &mut [Paragraph],
-    today: &str,
+    (today, run_time): (&str, &str),
 ) -> Identified {
     let stored = previous.stored.history();
     let old: Vec<&ThemeRecord> = stored
@@ -230,7 +235,7 @@ pub fn identify(
     };
     let (ids, next_id) = assign_ids(&matches, &candidates, stored.map_or(1, |h| h.next_theme_id));
     let last_themes = previous.history().map(|h| &h.paragraph_themes);
-    let mut named: Vec<NamedTheme> = themes
+    let mut named: Vec<NamedTheme> = called_by_id(themes, &ids)
         .into_iter()
         .map(|theme| {
             let cluster = theme.cluster;
@@ -273,7 +278,7 @@ pub fn identify(
         clustering,
         paragraphs,
         (&retired_now, &returned, &old),
-        (next_id, k_chosen_for),
+        (next_id, k_chosen_for, run_time),
     );
     named.sort_by_key(|t| t.id);
     Identified {
@@ -318,6 +323,24 @@ fn retire(old: &[&ThemeRecord], matches: &[Option<usize>], today: &str) -> Vec<R
         .collect()
 }
 
+/// `themes` with each unnamed one called by its id (`ids[cluster]`), as is
+/// a topic named after it.
+fn called_by_id(mut themes: Vec<Theme>, ids: &[usize]) -> Vec<Theme> {
+    let by_id: BTreeMap<String, String> = ids
+        .iter()
+        .enumerate()
+        .map(|(cluster, &id)| (unlabelled(cluster + 1), unlabelled(id)))
+        .collect();
+    for theme in &mut themes {
+        for label in [&mut theme.label, &mut theme.topic_label] {
+            if let Some(id_label) = by_id.get(label.as_str()) {
+                label.clone_from(id_label);
+            }
+        }
+    }
+    themes
+}
+
 /// What this run leaves for the next one.
 fn next_history(
     previous: &Previous,
@@ -325,9 +348,27 @@ fn next_history(
     clustering: &Clustering,
     paragraphs: &[Paragraph],
     (retired_now, returned, old): (&[RetiredTheme], &[usize], &[&ThemeRecord]),
-    (next_theme_id, k_chosen_for): (usize, Option<usize>),
+    (next_theme_id, k_chosen_for, run_time): (usize, Option<usize>, &str),
 ) -> History {
     let stored = previous.stored.history();
+    let mut sizes: Vec<ThemeSize> = named
+        .iter()
+        .map(|t| ThemeSize {
+            id: t.id,
+            label: t.theme.label.clone(),
+            size: t.theme.size,
+            new: t.new_paragraphs,
+            languages: t.theme.languages.clone(),
+        })
+        .collect();
+    sizes.sort_by_key(|t| t.id);
+    let trends = history::keep_trends(
+        stored.map(|h| h.trends.clone()).unwrap_or_default(),
+        RunSizes {
+            time: run_time.to_string(),
+            themes: sizes,
+        },
+    );
     let mut retired: Vec<RetiredTheme> = stored.map(|h| h.retired.clone()).unwrap_or_default();
     retired.retain(|t| !returned.contains(&t.id));
     retired.extend(retired_now.iter().cloned());
@@ -376,6 +417,7 @@ fn next_history(
         k_chosen_for,
         language_offsets: clustering.warm_start.offsets.clone(),
         debias: clustering.warm_start.space,
+        trends,
     }
 }
 
