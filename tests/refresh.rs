@@ -43,6 +43,8 @@ fn refresh_embeds_only_what_is_new_and_keeps_theme_ids() {
     let csv = |name: &str| output.path().join(name);
 
     run_ok(&args);
+    let report = || std::fs::read_to_string(csv("report.html")).unwrap();
+    assert!(report().contains("there is nothing to compare yet"));
     let first_paragraphs = rows(&csv("paragraphs.csv"));
     let first_themes = rows(&csv("themes.csv"));
     assert!(first_paragraphs.iter().all(|p| p["new"] == "true"));
@@ -102,6 +104,12 @@ fn refresh_embeds_only_what_is_new_and_keeps_theme_ids() {
     assert!(paragraphs
         .iter()
         .all(|p| (p["new"] == "true") == (p["file"] == late.to_string_lossy())));
+    let since = report();
+    assert!(
+        since.contains(&format!("<b>{added}</b> new paragraphs")),
+        "the report's Since the last run counts the new article's paragraphs"
+    );
+    assert!(since.contains("<b>Grew most:</b>") && since.contains("class=\"spark\""));
 
     let before: HashMap<&str, &str> = first_paragraphs
         .iter()

@@ -372,6 +372,7 @@ pub fn report(paragraphs: usize, themes: usize, output: &Path) -> anyhow::Result
     let pages = output::Pages {
         paragraphs: &records,
         themes: &named,
+        trends: &[],
     };
     let header = output::Header {
         files: paragraphs / 20 + 1,

@@ -14,6 +14,8 @@ use std::io::Write;
 
 use ndarray::Array2;
 
+mod changes;
+mod html;
 mod map;
 mod report;
 mod workbook;
@@ -282,6 +284,7 @@ pub fn report_html(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
     let pages = Pages {
         paragraphs: r.paragraphs,
         themes: r.themes,
+        trends: r.trends,
     };
     write_report_html(w, &pages, &Header::of(r), r.places)
 }

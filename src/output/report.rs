@@ -1,6 +1,7 @@
 //! `report.html`: one self-contained page (no external script, style or
 //! font) that opens from a file share or an e-mail attachment: a header on
-//! the corpus, a theme map, a theme × language chart and one card per theme.
+//! the corpus, what changed since the last run (`changes`), a theme map, a
+//! theme × language chart and one card per theme.
 //!
 //! The map places every paragraph where `map` (a deterministic t-SNE of
 //! the language-corrected vectors) puts it, with the theme labels laid so
@@ -13,11 +14,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io;
 
+use super::changes::{since_section, sparkline};
+use super::html::{escape, script_string};
 use super::map::{place_labels, HEIGHT, WIDTH};
 use super::Report;
 use crate::describe::NamedTheme;
-use crate::error::is_bidi_control;
 use crate::ingest::Paragraph;
+use crate::themes::RunSizes;
 
 /// What the page shows: the paragraphs and the themes.
 pub struct Pages<'a> {
@@ -25,6 +28,9 @@ pub struct Pages<'a> {
     pub paragraphs: &'a [Paragraph],
     /// The themes in order of their ids.
     pub themes: &'a [NamedTheme],
+    /// Each kept run's theme sizes, oldest first, this run last (empty:
+    /// no history, as in a benchmark).
+    pub trends: &'a [RunSizes],
 }
 
 /// Most paragraphs drawn as SVG elements.
@@ -39,45 +45,6 @@ const PALETTE: [&str; 12] = [
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
     "#9c755f", "#bab0ac", "#1f77b4", "#d62728",
 ];
-
-/// Escapes text for HTML content and attribute values. Explicit bidi
-/// embeddings, overrides and isolates are dropped: a string from the input
-/// (a file name, a paragraph) must not reorder the page around it.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if is_bidi_control(c) => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A JavaScript string literal that is inert inside a `<script>` element:
-/// no `</script>`, no `<!--`, no line separators (and, as in [`escape`], no
-/// bidi overrides).
-fn script_string(text: &str) -> String {
-    let json = serde_json::to_string(text).unwrap_or_default();
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c if is_bidi_control(c) => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn short(text: &str, chars: usize) -> String {
     let mut s: String = text.chars().take(chars).collect();
@@ -195,6 +162,9 @@ pub fn write_report_html(
         escape(header.model),
         escape(header.day),
     );
+    if !r.trends.is_empty() {
+        page.push_str(&since_section(r.paragraphs, r.themes, r.trends));
+    }
     map_section(page, r, places, &language_index, &colour);
     chart_section(page, r, &languages, &colour);
     cards_section(page, r, &colour);
@@ -498,7 +468,7 @@ fn cards_section(page: &mut Page, r: &Pages, colour: &HashMap<usize, &str>) {
         let _ = write!(
             page,
             "<article class=\"theme\" data-theme=\"{}\" style=\"border-color:{}\"><h3>{} · <bdi>{}</bdi></h3>\
-             <p class=\"facts\">topic {}: <bdi>{}</bdi> · {} paragraphs · {} · {} file{}{} · cohesion {:.2} · first seen {}</p>\
+             <p class=\"facts\">topic {}: <bdi>{}</bdi> · {} paragraphs {}· {} · {} file{}{} · cohesion {:.2} · first seen {}</p>\
              <p class=\"keywords\"><bdi>{}</bdi></p>",
             named.id,
             colour.get(&named.id).copied().unwrap_or("#999"),
@@ -507,6 +477,7 @@ fn cards_section(page: &mut Page, r: &Pages, colour: &HashMap<usize, &str>) {
             t.topic,
             escape(&t.topic_label),
             t.size,
+            sparkline(named.id, r.trends),
             escape(&t.language_summary()),
             t.files,
             if t.files == 1 { "" } else { "s" },
@@ -551,7 +522,7 @@ fn cards_section(page: &mut Page, r: &Pages, colour: &HashMap<usize, &str>) {
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI','Noto Sans','Noto Sans CJK SC','Noto Sans Hebrew',sans-serif;margin:0 auto;max-width:1080px;padding:0 16px;color:#222}\
 header{border-bottom:2px solid #dde4ee;margin-bottom:8px}h1{margin:12px 0 4px;font-size:22px}h2{font-size:17px;margin:18px 0 6px}\
-.note{color:#555;margin:2px 0}.legend span{margin-right:14px;white-space:nowrap}.legend svg{vertical-align:middle}\
+.note{color:#555;margin:2px 0}ul.since{margin:4px 0;padding-left:18px}ul.since li{margin:2px 0}.spark{vertical-align:middle;margin:0 4px}.legend span{margin-right:14px;white-space:nowrap}.legend svg{vertical-align:middle}\
 #themes-map,#themes-canvas{width:100%;height:auto;border:1px solid #dde4ee;background:#fbfcfe;box-sizing:border-box}\
 #themes-canvas{display:block}.map-frame{position:relative}\
 .overlay{position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none}\
@@ -676,6 +647,7 @@ mod tests {
         let pages = Pages {
             paragraphs: &paragraphs,
             themes: &themes,
+            trends: &[],
         };
         let mut html = Vec::new();
         write_report_html(&mut html, &pages, &header, &places).unwrap();
