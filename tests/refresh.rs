@@ -110,6 +110,15 @@ fn refresh_embeds_only_what_is_new_and_keeps_theme_ids() {
         "the report's Since the last run counts the new article's paragraphs"
     );
     assert!(since.contains("<b>Grew most:</b>") && since.contains("class=\"spark\""));
+    let mut workbook = calamine::open_workbook_auto(csv("themes.xlsx")).unwrap();
+    use calamine::Reader;
+    let changes = workbook.worksheet_range("Changes").unwrap();
+    let new_in_sheet: f64 = changes
+        .rows()
+        .filter(|row| row[0] == "new paragraphs")
+        .map(|row| row[4].to_string().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(new_in_sheet as usize, added, "the Changes sheet counts them too");
 
     let before: HashMap<&str, &str> = first_paragraphs
         .iter()

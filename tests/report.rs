@@ -31,6 +31,7 @@ fn the_workbook_has_typed_sheets_frozen_headers_and_no_formulas() {
             "Examples",
             "Languages",
             "Sources",
+            "Changes",
             "Trends",
             "Runs",
             "About"
@@ -52,6 +53,11 @@ fn the_workbook_has_typed_sheets_frozen_headers_and_no_formulas() {
     assert_eq!(rows(&mut workbook, "Runs"), csv_rows("runs.csv"));
     // A first run: one column of sizes, one row per theme.
     assert_eq!(rows(&mut workbook, "Trends"), csv_rows("themes.csv"));
+    let changes = workbook.worksheet_range("Changes").unwrap();
+    assert_eq!(
+        changes.get((1, 0)).map(|c| c.to_string()).as_deref(),
+        Some("first run: nothing to compare yet")
+    );
     assert_eq!(csv_rows("theme_trends.csv"), csv_rows("themes.csv"));
 
     let paragraphs = workbook.worksheet_range("Paragraphs").unwrap();

@@ -10,6 +10,7 @@ use rust_xlsxwriter::{
     Chart, ChartType, ExcelDateTime, Format, FormatAlign, Url, Workbook, Worksheet, XlsxError,
 };
 
+use super::changes::since_last_run;
 use super::{fit_cell, Report};
 use crate::run_record::RunSummary;
 
@@ -268,6 +269,7 @@ fn build_and_save(
     sheets.examples(&mut workbook, &mut notes)?;
     languages_sheet(&mut workbook, &formats, r, &mut notes)?;
     sources_sheet(&mut workbook, &formats, r, &mut notes)?;
+    changes_sheet(&mut workbook, &formats, r, &mut notes)?;
     trends_sheet(&mut workbook, &formats, r, &mut notes)?;
     let summary = r.run.summary();
     let runs = || {
@@ -524,6 +526,44 @@ fn languages_sheet(
     Ok(())
 }
 
+/// What changed since the last run, one row per fact; a first run says
+/// there is nothing to compare yet.
+fn changes_sheet(
+    workbook: &mut Workbook,
+    formats: &Formats,
+    r: &Report,
+    notes: &mut Vec<String>,
+) -> Result<(), XlsxError> {
+    let headers = ["change", "theme", "label_or_language", "before", "now", "detail"];
+    let found = since_last_run(r.paragraphs, r.themes, r.trends);
+    let count = |n: Option<usize>| n.map_or(Cell::Empty, |n| Cell::Int(n as u64));
+    let rows = || {
+        let facts: Vec<Vec<Cell>> = match &found {
+            None => vec![vec![text("first run: nothing to compare yet")]],
+            Some((time, changes)) => changes
+                .iter()
+                .map(|c| {
+                    vec![
+                        text(c.kind.title()),
+                        count(c.theme),
+                        text(&c.name),
+                        count(c.before),
+                        count(c.now),
+                        text(&if c.detail.is_empty() {
+                            format!("since {time}")
+                        } else {
+                            format!("{}; since {time}", c.detail)
+                        }),
+                    ]
+                })
+                .collect(),
+        };
+        facts.into_iter()
+    };
+    write_sheet(workbook, formats, "Changes", &headers, rows, notes)?;
+    Ok(())
+}
+
 /// Themes drawn in the Trends sheet's chart at most.
 const TREND_LINES: usize = 8;
 
@@ -638,6 +678,7 @@ fn about_sheet(
         ("Examples", "the three paragraphs closest to each theme's centre, per language".into()),
         ("Languages", "paragraphs per theme and language, with a stacked bar chart".into()),
         ("Sources", "paragraphs per theme and file".into()),
+        ("Changes", "what changed since the last run, as in the report's Since the last run: new paragraphs per language, new themes, the themes that grew or shrank most, merged or split, gone and relabelled themes, with their paragraphs then and now".into()),
         ("Trends", "each theme's size in each run the history keeps (columns: when the run started, UTC), this run's themes first; a line chart of the largest".into()),
         ("Runs", "one row per run of the job over this folder".into()),
         ("similarity", "cosine of a paragraph to its theme's centre once the language signal is removed: 1 is the centre; above 0.8 is close, under 0.5 loosely related".into()),
