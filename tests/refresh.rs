@@ -118,7 +118,10 @@ fn refresh_embeds_only_what_is_new_and_keeps_theme_ids() {
         .filter(|row| row[0] == "new paragraphs")
         .map(|row| row[4].to_string().parse::<f64>().unwrap())
         .sum();
-    assert_eq!(new_in_sheet as usize, added, "the Changes sheet counts them too");
+    assert_eq!(
+        new_in_sheet as usize, added,
+        "the Changes sheet counts them too"
+    );
 
     let before: HashMap<&str, &str> = first_paragraphs
         .iter()

@@ -18,21 +18,13 @@ impl ValueEnum for Debias {
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
-        match self {
-            Debias::Align => value(
-                "align",
-                "Each language turned onto the others, then offsets fitted jointly with the clusters (default)",
-            ),
-            Debias::Joint => value(
-                "joint",
-                "Language offsets fitted jointly with the clusters",
-            ),
-            Debias::Mean => value("mean", "Subtract each language's mean vector once"),
-            Debias::None => value(
-                "none",
-                "Plain k-means on the model's vectors (groups by language)",
-            ),
-        }
+        let help = match self {
+            Debias::Align => "Each language turned onto the others, then offsets fitted jointly with the clusters (default)",
+            Debias::Joint => "Language offsets fitted jointly with the clusters",
+            Debias::Mean => "Subtract each language's mean vector once",
+            Debias::None => "Plain k-means on the model's vectors (groups by language)",
+        };
+        value(self.name(), help)
     }
 }
 

@@ -3,8 +3,8 @@
 //! a few broader topics.
 //!
 //! Multilingual vectors sit in one region per language, so plain k-means
-//! groups by language; [`joint`] fits a language offset per language with
-//! the clusters. [`kmeans`] is one k-means fit (linfa, f32, over the SIMD
+//! groups by language; [`align`] turns each language onto the others and
+//! [`joint`] fits a language offset per language with the clusters. [`kmeans`] is one k-means fit (linfa, f32, over the SIMD
 //! distance in [`distance`]), [`auto_k`] chooses k on a sample, [`topics`]
 //! groups the themes.
 

@@ -534,7 +534,14 @@ fn changes_sheet(
     r: &Report,
     notes: &mut Vec<String>,
 ) -> Result<(), XlsxError> {
-    let headers = ["change", "theme", "label_or_language", "before", "now", "detail"];
+    let headers = [
+        "change",
+        "theme",
+        "label_or_language",
+        "before",
+        "now",
+        "detail",
+    ];
     let found = since_last_run(r.paragraphs, r.themes, r.trends);
     let count = |n: Option<usize>| n.map_or(Cell::Empty, |n| Cell::Int(n as u64));
     let rows = || {
