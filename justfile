@@ -49,6 +49,13 @@ bench-labels:
     cargo run --release -- bench-labels
     cargo run --release -- bench-labels --input ../shared/bench/installguide/articles --k 13
 
+# Named themes on installguide: the 13 chapter titles (benches/installguide-chapters.csv)
+# as --themes against none, at auto k and at k = 13, over k-means seeds 42 to 51.
+bench-named:
+    cargo build --release
+    for s in $(seq 42 51); do for k in auto 13; do target/release/crossthemes --input ../shared/bench/installguide/articles --cache target/bench-named.sqlite --rebuild --quiet --seed $s --k $k --output target/bench-named/k$k-seed$s && target/release/crossthemes --input ../shared/bench/installguide/articles --cache target/bench-named.sqlite --rebuild --quiet --seed $s --k $k --themes benches/installguide-chapters.csv --output target/bench-named/k$k-named-seed$s; done; done
+    python3 benches/named_themes.py ../shared/bench/installguide/gold.csv benches/installguide-chapters.csv target/bench-named/kauto-seed* target/bench-named/kauto-named-seed* target/bench-named/k13-seed* target/bench-named/k13-named-seed*
+
 # The report's map: translations / random pairs and the silhouette of themes on
 # installguide, then the silhouette and seconds at 1k, 20k and 100k synthetic paragraphs.
 bench-map:

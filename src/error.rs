@@ -36,6 +36,8 @@ pub enum Setting {
     Device,
     /// What runs the model.
     Engine,
+    /// The file of named themes.
+    Themes,
 }
 
 /// An error that knows what kind of fault it is.

@@ -18,6 +18,7 @@ mod describe;
 pub mod embed;
 pub mod error;
 mod folder;
+mod given;
 mod ingest;
 mod job;
 mod language;

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::cluster::{Debias, KSelection};
 use crate::embed::{EmbedStats, Precision};
-use crate::ingest::{FileSkip, SkipReason};
+use crate::ingest::{DateSource, FileSkip, SkipReason};
 use crate::themes::Changes;
 
 /// Everything run.json says about a run.
@@ -55,6 +55,8 @@ pub struct RunRecord {
     pub decoded_as: BTreeMap<String, String>,
     /// Files that could not be read, by reason.
     pub files_unread: BTreeMap<FileSkip, Vec<String>>,
+    /// Files read, by where their article's date comes from.
+    pub article_dates: BTreeMap<DateSource, usize>,
     /// Seconds per stage.
     pub timings_seconds: BTreeMap<String, f64>,
     /// Peak resident memory of the process during each stage, in MB (Linux

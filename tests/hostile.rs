@@ -1165,3 +1165,37 @@ fn a_corpus_of_one_paragraph_is_one_theme() {
     job_ok(input.path(), output.path(), &["--quiet"]);
     assert_eq!(theme_ids(output.path()).len(), 1);
 }
+
+#[test]
+fn a_wrong_themes_file_is_named_with_its_line_and_nothing_is_written() {
+    let input = small_input();
+    let output = tempfile::tempdir().unwrap();
+    let named = input.path().join("named.csv");
+    let missing = input.path().join("missing.csv");
+    let out = job(input.path(), output.path(), &["--themes", arg(&missing)]);
+    assert_error(&out, 2, "--themes");
+    assert_mentions(&out, "missing.csv");
+
+    std::fs::write(&named, "topic,words\nPricing,prices\n").unwrap();
+    let out = job(input.path(), output.path(), &["--themes", arg(&named)]);
+    assert_error(&out, 2, "line 1");
+    assert_mentions(&out, "`name` and `description`");
+
+    std::fs::write(&named, "name,description\nPricing,prices\n,orphan phrase\n").unwrap();
+    let out = job(input.path(), output.path(), &["--themes", arg(&named)]);
+    assert_error(&out, 2, "line 3: a description without a name");
+    assert!(
+        common::file_names(output.path()).is_empty(),
+        "nothing written"
+    );
+
+    // More named themes than --k can hold.
+    std::fs::write(&named, "name,description\nPricing,\nRegulation,\nHiring,\n").unwrap();
+    let out = job(
+        input.path(),
+        output.path(),
+        &["--themes", arg(&named), "--k", "2"],
+    );
+    assert_error(&out, 2, "--k");
+    assert_mentions(&out, "cannot hold the 3 named themes");
+}

@@ -1,7 +1,8 @@
 //! Scheduled runs: the second run embeds nothing, a new article is the only
-//! thing embedded and theme ids stay, each run's theme sizes are kept, a
-//! killed run loses nothing, two runs never write one folder at once, and a
-//! corrupt cache is set aside.
+//! thing embedded and theme ids stay, each run's theme sizes are kept,
+//! named themes keep their ids as articles come and go, a killed run loses
+//! nothing, two runs never write one folder at once, and a corrupt cache is
+//! set aside.
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{arg, command, read_csv as rows, repo_root, run_json, run_ok};
+use common::{arg, command, read_csv as rows, render, repo_root, run_json, run_ok};
 
 fn without(mut rows: Vec<HashMap<String, String>>, column: &str) -> Vec<HashMap<String, String>> {
     for row in &mut rows {
@@ -19,16 +20,22 @@ fn without(mut rows: Vec<HashMap<String, String>>, column: &str) -> Vec<HashMap<
     rows
 }
 
-#[test]
-fn refresh_embeds_only_what_is_new_and_keeps_theme_ids() {
-    let input = tempfile::tempdir().unwrap();
-    let output = tempfile::tempdir().unwrap();
+/// The seeds folder and its articles' names, sorted.
+fn seed_articles() -> (std::path::PathBuf, Vec<std::ffi::OsString>) {
     let seeds = repo_root().join("seeds");
     let mut names: Vec<_> = std::fs::read_dir(&seeds)
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     names.sort();
+    (seeds, names)
+}
+
+#[test]
+fn refresh_embeds_only_what_is_new_and_keeps_theme_ids() {
+    let input = tempfile::tempdir().unwrap();
+    let output = tempfile::tempdir().unwrap();
+    let (seeds, names) = seed_articles();
     let (late, early) = names.split_last().unwrap();
     for name in early {
         std::fs::copy(seeds.join(name), input.path().join(name)).unwrap();
@@ -185,6 +192,100 @@ fn refresh_embeds_only_what_is_new_and_keeps_theme_ids() {
         .map(|t| (t["theme"].clone(), t["size"].clone()))
         .collect();
     assert_eq!(last, now, "the last run's rows are this run's themes");
+}
+
+/// Three runs over the seeds with two named themes, one the seeds are about
+/// and one they never mention: an article arrives, then another leaves.
+#[test]
+fn named_themes_keep_their_ids_as_articles_come_and_go() {
+    let input = tempfile::tempdir().unwrap();
+    let output = tempfile::tempdir().unwrap();
+    let (seeds, names) = seed_articles();
+    for name in &names[1..] {
+        std::fs::copy(seeds.join(name), input.path().join(name)).unwrap();
+    }
+    let named = input.path().join("named.csv");
+    std::fs::write(
+        &named,
+        "name,description\nMarketing strategy,\nQuantum chromodynamics,quarks and gluons\n",
+    )
+    .unwrap();
+    // The themes file is not an article: it sits beside them as a user
+    // would keep it, and a .csv is never read as input.
+    let args = [
+        "--input",
+        arg(input.path()),
+        "--output",
+        arg(output.path()),
+        "--themes",
+        arg(&named),
+        "--quiet",
+    ];
+    let themes = || rows(&output.path().join("themes.csv"));
+    let id_of = |themes: &[HashMap<String, String>], name: &str| -> (String, usize) {
+        let theme = themes.iter().find(|t| t["label"] == name).expect(name);
+        assert_eq!(theme["named"], "true");
+        (theme["theme"].clone(), theme["size"].parse().unwrap())
+    };
+
+    run_ok(&args);
+    let first = themes();
+    let (marketing, size) = id_of(&first, "Marketing strategy");
+    assert!(size > 0, "the seeds are about marketing strategy");
+    let (physics, size) = id_of(&first, "Quantum chromodynamics");
+    assert_eq!(size, 0, "nothing in the seeds is about quarks");
+    assert_eq!((marketing.as_str(), physics.as_str()), ("1", "2"));
+    assert!(
+        first.iter().filter(|t| t["named"] == "false").count() >= 2,
+        "the rest of the corpus forms discovered themes"
+    );
+    let paragraphs = rows(&output.path().join("paragraphs.csv"));
+    assert!(paragraphs.iter().all(|p| p["theme"] != physics));
+    assert!(paragraphs
+        .iter()
+        .any(|p| p["theme"] == marketing && p["theme_label"] == "Marketing strategy"));
+
+    // An article arrives, then another one leaves.
+    std::fs::copy(seeds.join(&names[0]), input.path().join(&names[0])).unwrap();
+    run_ok(&args);
+    std::fs::remove_file(input.path().join(&names[1])).unwrap();
+    run_ok(&args);
+    let last = themes();
+    assert_eq!(id_of(&last, "Marketing strategy").0, marketing);
+    assert_eq!(id_of(&last, "Quantum chromodynamics"), (physics.clone(), 0));
+
+    // Three runs of sizes, the empty named theme in each.
+    let trends = rows(&output.path().join("theme_trends.csv"));
+    let mut times: Vec<&str> = trends.iter().map(|t| t["run_time"].as_str()).collect();
+    times.dedup();
+    assert_eq!(times.len(), 3);
+    let physics_rows: Vec<&str> = trends
+        .iter()
+        .filter(|t| t["theme"] == physics)
+        .map(|t| t["size"].as_str())
+        .collect();
+    assert_eq!(physics_rows, ["0", "0", "0"]);
+    let mut workbook = calamine::open_workbook_auto(output.path().join("themes.xlsx")).unwrap();
+    use calamine::Reader;
+    let changes = workbook.worksheet_range("Changes").unwrap();
+    let kinds: Vec<String> = changes.rows().skip(1).map(|r| r[0].to_string()).collect();
+    assert!(
+        kinds.iter().any(|k| k == "shrank most"),
+        "the article that left shows as themes that shrank: {kinds:?}"
+    );
+    let trends_sheet = workbook.worksheet_range("Trends").unwrap();
+    assert_eq!(
+        trends_sheet.width(),
+        2 + 3,
+        "id and label, then one column per run"
+    );
+
+    // The report after the refresh, as a browser shows it.
+    let (dom, log) = render(&output.path().join("report.html"));
+    assert!(dom.contains("data-ready=\"1\""), "the page's script ran");
+    assert!(!log.contains("Uncaught"), "{log}");
+    assert!(dom.contains("Since the last run") && dom.contains("class=\"spark\""));
+    assert!(dom.contains("no paragraph is about it in this run"));
 }
 
 #[test]

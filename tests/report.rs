@@ -6,11 +6,9 @@
 mod common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use calamine::{open_workbook_auto, Data, Reader};
-use common::{arg, read_csv, run_ok};
+use common::{arg, read_csv, render, run_ok};
 
 fn seeds_output() -> tempfile::TempDir {
     let output = tempfile::tempdir().unwrap();
@@ -130,51 +128,6 @@ fn the_workbook_has_typed_sheets_frozen_headers_and_no_formulas() {
         zip.by_name("xl/charts/chart1.xml").is_ok(),
         "the languages chart"
     );
-}
-
-fn chromium() -> PathBuf {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|dir| dir.join(name))
-                    .find(|p| p.is_file())
-            })
-        })
-        .expect("a headless browser: install Debian's chromium (apt-get install chromium)")
-}
-
-fn render(page: &Path) -> (String, String) {
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=5000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -56,6 +56,7 @@ pub fn labels(
         Labelling {
             language: &label_language,
             embedder: &mut cached,
+            names: &[],
         },
     )?;
     let ours: Vec<String> = themes.iter().map(|t| t.label.clone()).collect();

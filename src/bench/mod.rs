@@ -441,6 +441,7 @@ pub(crate) fn synthetic_corpus(paragraphs: usize, themes: usize) -> Synthetic {
             first_seen: "2026-01-01".into(),
             new_paragraphs: 0,
             previous_theme: String::new(),
+            named: false,
             theme: Theme {
                 cluster: t,
                 label: format!("topic {t} · words · phrase"),
@@ -454,9 +455,10 @@ pub(crate) fn synthetic_corpus(paragraphs: usize, themes: usize) -> Synthetic {
                 cohesion: 0.6,
                 keywords: vec!["alpha".into(), "beta".into()],
                 keywords_by_language: vec![("en".into(), vec!["alpha".into()])],
-                representative: t,
+                representative: Some(t),
                 files: 3,
                 single_source: false,
+                articles: None,
                 examples: (0..2)
                     .map(|rank| Example {
                         language: languages[(t + rank * themes) % 8].to_string(),

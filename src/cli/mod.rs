@@ -16,6 +16,7 @@ use crate::cluster::{Debias, KChoice};
 use crate::embed::{DeviceChoice, EmbedOptions, Engine, Precision, DEFAULT_MAX_TOKENS};
 use crate::error::{shown, Classified, Fault, Setting};
 use crate::folder::CACHE;
+use crate::given;
 use crate::ingest::{IngestOptions, DEFAULT_MAX_FILE_MB};
 use crate::job::{self, JobConfig, JobError, ModelConfig};
 use crate::language::{self, Allowed};
@@ -58,6 +59,12 @@ struct JobArgs {
     /// least 3, under `--k auto`; 1 under `--k N`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     min_theme_size: Option<u32>,
+    /// Themes you name before the run: a CSV with the columns name and
+    /// description (a phrase in any language; more rows with one name add
+    /// phrases). Each is seeded from its phrases, keeps its name as label
+    /// and its id across runs, and is listed even when empty.
+    #[arg(long, value_name = "FILE")]
+    themes: Option<PathBuf>,
     /// How the language signal is removed before clustering.
     #[arg(long, value_enum, default_value_t = Debias::Align)]
     debias: Debias,
@@ -258,6 +265,7 @@ fn flag(setting: Setting) -> &'static str {
         Setting::LabelLanguage => "--label-language",
         Setting::Device => "--device",
         Setting::Engine => "--engine",
+        Setting::Themes => "--themes",
     }
 }
 
@@ -274,6 +282,10 @@ impl JobArgs {
             seed: self.seed,
             debias: self.debias,
             min_theme_size: self.min_theme_size.map(|n| n as usize),
+            named: match &self.themes {
+                Some(path) => given::read(path)?,
+                None => Vec::new(),
+            },
             save_embeddings: self.save_embeddings,
             rebuild: self.rebuild,
             model,

@@ -13,13 +13,14 @@ mod auto_k;
 mod distance;
 mod joint;
 mod kmeans;
+mod named;
 mod topics;
 
 pub use topics::Topics;
 
 use std::collections::BTreeMap;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, Axis};
 use serde::Serialize;
 
 use crate::error::{Classified, Fault, Setting};
@@ -27,6 +28,8 @@ use crate::ingest::Paragraph;
 use align::Alignment;
 use auto_k::normalized;
 use joint::{FitSettings, Fitted, Languages};
+use named::Seeding;
+pub use named::{decoys, NamedQueries, DECOYS};
 
 /// How the language signal is removed before clustering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -107,6 +110,9 @@ pub struct ClusterOptions {
     /// the nearest themes. `None`: [`default_min_theme_size`] under
     /// `--k auto` (and k kept by a refresh), 1 under `--k N`.
     pub min_theme_size: Option<usize>,
+    /// The named themes (`--themes`) as query vectors; they become the
+    /// first themes.
+    pub named: NamedQueries,
 }
 
 /// The fewest paragraphs a theme holds by default under `--k auto`: a
@@ -119,6 +125,14 @@ pub fn default_min_theme_size(paragraphs: usize) -> usize {
     (paragraphs / k_min.max(1) / 4).max(3)
 }
 
+/// The fewest paragraphs a theme of `paragraphs` holds under `options`.
+fn min_theme_size(options: &ClusterOptions, paragraphs: usize) -> usize {
+    options.min_theme_size.unwrap_or(match options.k {
+        KChoice::Fixed(_) => 1,
+        KChoice::Auto | KChoice::Kept(_) => default_min_theme_size(paragraphs),
+    })
+}
+
 impl Default for ClusterOptions {
     fn default() -> Self {
         Self {
@@ -128,6 +142,7 @@ impl Default for ClusterOptions {
             restarts: 10,
             init: None,
             min_theme_size: None,
+            named: NamedQueries::default(),
         }
     }
 }
@@ -143,6 +158,24 @@ pub enum ClusterError {
         /// Paragraphs there are.
         paragraphs: usize,
     },
+    /// `--k` smaller than the number of named themes.
+    #[error(
+        "{k} themes cannot hold the {named} named themes; give --k {named} or more, or --k auto"
+    )]
+    FewerThanNamed {
+        /// Themes asked for.
+        k: usize,
+        /// Named themes.
+        named: usize,
+    },
+    /// More named themes than paragraphs.
+    #[error("names {named} themes but the corpus has {paragraphs} paragraphs")]
+    TooManyNamed {
+        /// Named themes.
+        named: usize,
+        /// Paragraphs there are.
+        paragraphs: usize,
+    },
     /// linfa's k-means failed.
     #[error("k-means failed: {0}")]
     KMeans(String),
@@ -151,7 +184,10 @@ pub enum ClusterError {
 impl Classified for ClusterError {
     fn fault(&self) -> Fault {
         match self {
-            ClusterError::KTooLarge { .. } => Fault::Usage(Some(Setting::K)),
+            ClusterError::KTooLarge { .. } | ClusterError::FewerThanNamed { .. } => {
+                Fault::Usage(Some(Setting::K))
+            }
+            ClusterError::TooManyNamed { .. } => Fault::Usage(Some(Setting::Themes)),
             ClusterError::KMeans(_) => Fault::Failure,
         }
     }
@@ -172,8 +208,9 @@ pub struct KSelection {
     pub dissolved: usize,
 }
 
-/// Themes found in the paragraphs. Labels are 0-based, ordered by theme size
-/// (largest first), ties by first paragraph. Everything here follows from
+/// Themes found in the paragraphs. Labels are 0-based: the named themes
+/// first, in their file's order, then the others by size (largest first),
+/// ties by first paragraph. Everything here follows from
 /// the labels and the embeddings alone, so equal labels give equal numbers.
 #[derive(Debug, Clone)]
 pub struct Clustering {
@@ -189,6 +226,8 @@ pub struct Clustering {
     alignment: Alignment,
     /// How k was chosen.
     pub selection: KSelection,
+    /// How many of the first themes are named ones (they may be empty).
+    pub named: usize,
     /// The themes grouped into broader topics.
     pub topics: Topics,
 }
@@ -262,6 +301,12 @@ pub fn cluster(
 ) -> Result<Clustering, ClusterError> {
     let n = embeddings.nrows();
     let languages = Languages::new(languages);
+    let seeding = (options.named.themes > 0)
+        .then(|| Seeding::score(embeddings.view(), &options.named, &languages));
+    if let (Some(seeding), KChoice::Fixed(k)) = (&seeding, options.k) {
+        // Refused before any fit.
+        named::total_k(options.k, k, seeding.count(), n)?;
+    }
     let alignment = match options.debias {
         Debias::Align => Alignment::learn(embeddings.view(), &languages, options.seed),
         _ => Alignment::default(),
@@ -303,9 +348,51 @@ pub fn cluster(
         }
         KChoice::Auto => auto_k::choose_k(embeddings.view(), &languages, options)?,
     };
-    let mut clustering = finish(embeddings, fitted, &languages, selection, options)?;
+    let (fitted, selection, seeds) = match &seeding {
+        Some(seeding) => seeded(
+            embeddings.view(),
+            &languages,
+            (fitted, selection),
+            seeding,
+            options,
+        )?,
+        None => (fitted, selection, Array2::zeros((0, embeddings.ncols()))),
+    };
+    let mut clustering = finish(embeddings, (fitted, &seeds), &languages, selection, options)?;
     clustering.alignment = alignment;
     Ok(clustering)
+}
+
+/// The fit with the named themes of `seeding` first, and their seeds.
+fn seeded(
+    data: ArrayView2<f32>,
+    languages: &Languages,
+    (fitted, selection): (Fitted, KSelection),
+    seeding: &Seeding,
+    options: &ClusterOptions,
+) -> Result<(Fitted, KSelection, Array2<f32>), ClusterError> {
+    let named = seeding.count();
+    let k = named::total_k(options.k, selection.k, named, data.nrows())?;
+    let (fitted, seeds) = named::refit(
+        data,
+        languages,
+        (fitted, selection.k),
+        seeding,
+        (k, options),
+    )?;
+    let method = format!(
+        "{}; {named} named themes (--themes) seeded from their phrases, {} themes in all",
+        selection.method, k
+    );
+    Ok((
+        fitted,
+        KSelection {
+            k,
+            method,
+            ..selection
+        },
+        seeds,
+    ))
 }
 
 /// The warm start of `options`, unless it was made with another debiasing.
@@ -323,36 +410,39 @@ fn usable_warm_start(options: &ClusterOptions) -> Option<&WarmStart> {
     }
 }
 
-/// Renumbers themes by size and derives everything else from the labels,
-/// turning `data` into the corrected, normalized vectors.
+/// Renumbers themes (named ones first, then by size) and derives
+/// everything else from the labels, turning `data` into the corrected,
+/// normalized vectors. `seeds` holds the named themes' seeds: an empty one
+/// keeps its seed as its centre.
 fn finish(
     mut data: Array2<f32>,
-    fitted: Fitted,
+    (fitted, seeds): (Fitted, &Array2<f32>),
     languages: &Languages,
     selection: KSelection,
     options: &ClusterOptions,
 ) -> Result<Clustering, ClusterError> {
-    let min_size = options.min_theme_size.unwrap_or(match options.k {
-        KChoice::Fixed(_) => 1,
-        KChoice::Auto | KChoice::Kept(_) => default_min_theme_size(data.nrows()),
-    });
+    let named = seeds.nrows();
+    let min_size = min_theme_size(options, data.nrows());
     let (labels, dissolved) = without_slivers(
         data.view(),
         languages,
         fitted,
-        selection.k,
+        (selection.k, named),
         (min_size, options),
     )?;
-    let k = labels.iter().max().map_or(1, |m| m + 1);
+    let k = labels.iter().max().map_or(1, |m| m + 1).max(named);
     let mut sizes: Vec<(usize, usize, usize)> = (0..k)
         .map(|c| {
             let size = labels.iter().filter(|&&l| l == c).count();
             let first = labels.iter().position(|&l| l == c).unwrap_or(usize::MAX);
             (c, size, first)
         })
-        .filter(|&(_, size, _)| size > 0)
+        .filter(|&(c, size, _)| size > 0 || c < named)
         .collect();
-    sizes.sort_by_key(|&(_, size, first)| (std::cmp::Reverse(size), first));
+    sizes.sort_by_key(|&(c, size, first)| match c < named {
+        true => (0, c, 0),
+        false => (1, usize::MAX - size, first),
+    });
     let mut renumber = vec![0; k];
     for (new, &(old, _, _)) in sizes.iter().enumerate() {
         renumber[old] = new;
@@ -362,13 +452,22 @@ fn finish(
 
     let offsets = joint::settle_offsets(data.view(), languages, &labels, k, options.debias);
     joint::shift(&mut data, &languages.ids, &offsets);
+    let mut means = joint::means(data.view(), &labels, k);
+    let sizes: Vec<usize> = sizes.iter().map(|&(_, size, _)| size).collect();
+    for c in (0..named).filter(|&c| sizes[c] == 0) {
+        means.row_mut(c).assign(&seeds.row(c));
+    }
     let warm_start = WarmStart {
         space: Some(options.debias),
-        ..joint::warm_start(joint::means(data.view(), &labels, k), languages, &offsets)
+        ..joint::warm_start(means.clone(), languages, &offsets)
     };
     let vectors = normalized(data);
-    let centroids = normalized(joint::means(vectors.view(), &labels, k));
-    let sizes: Vec<usize> = sizes.iter().map(|&(_, size, _)| size).collect();
+    let mut centroids = normalized(joint::means(vectors.view(), &labels, k));
+    for c in (0..named).filter(|&c| sizes[c] == 0) {
+        centroids
+            .row_mut(c)
+            .assign(&normalized(means.select(Axis(0), &[c])).row(0));
+    }
     let topics = topics::group(&centroids, &sizes, options.seed)?;
     Ok(Clustering {
         labels,
@@ -389,6 +488,7 @@ fn finish(
             dissolved,
             ..selection
         },
+        named,
         topics,
     })
 }
@@ -396,20 +496,25 @@ fn finish(
 /// The labels of `fitted` with no theme under `min_size` paragraphs (and
 /// none empty), and how many clusters were dissolved. Where one is, the
 /// themes are fitted again from what is left, so that the result is a
-/// fit of its own that a refresh starting from it finds again.
+/// fit of its own that a refresh starting from it finds again. The first
+/// `named` clusters are named themes: never dissolved nor filled, and the
+/// labels are not fitted again around them (an empty one has no centre to
+/// start from), so a dissolved cluster's paragraphs simply join the
+/// nearest theme.
 fn without_slivers(
     data: ArrayView2<f32>,
     languages: &Languages,
     mut fitted: Fitted,
-    mut k: usize,
+    (mut k, named): (usize, usize),
     (min_size, options): (usize, &ClusterOptions),
 ) -> Result<(Vec<usize>, usize), ClusterError> {
     let mut dissolved_in_all = 0;
     loop {
-        let labels = fill_empty_themes(data, languages, &fitted, k);
-        let (labels, dissolved) = dissolve_small_themes(data, languages, &fitted, labels, min_size);
-        if dissolved == 0 {
-            return Ok((labels, dissolved_in_all));
+        let labels = fill_empty_themes(data, languages, &fitted, (k, named));
+        let (labels, dissolved) =
+            dissolve_small_themes(data, languages, &fitted, labels, (min_size, named));
+        if dissolved == 0 || named > 0 {
+            return Ok((labels, dissolved_in_all + dissolved));
         }
         dissolved_in_all += dissolved;
         let mut kept: Vec<usize> = labels.clone();
@@ -437,17 +542,18 @@ fn without_slivers(
 }
 
 /// Dissolves every cluster of fewer than `min_size` paragraphs, smallest
-/// first: each of its paragraphs joins the nearest remaining theme (in the
-/// corrected space). One theme always stays. Returns the labels (dissolved
-/// clusters left empty) and how many clusters were dissolved.
+/// first, but the first `named`: each of its paragraphs joins the nearest
+/// remaining theme (in the corrected space). One theme always stays.
+/// Returns the labels (dissolved clusters left empty) and how many
+/// clusters were dissolved.
 fn dissolve_small_themes(
     data: ArrayView2<f32>,
     languages: &Languages,
     fitted: &Fitted,
     mut labels: Vec<usize>,
-    min_size: usize,
+    (min_size, named): (usize, usize),
 ) -> (Vec<usize>, usize) {
-    let k = labels.iter().max().map_or(1, |m| m + 1);
+    let k = labels.iter().max().map_or(1, |m| m + 1).max(named);
     let mut alive = vec![true; k];
     let mut dissolved = 0;
     loop {
@@ -455,7 +561,7 @@ fn dissolve_small_themes(
         for &l in &labels {
             sizes[l] += 1;
         }
-        let smallest = (0..k)
+        let smallest = (named..k)
             .filter(|&c| alive[c] && sizes[c] < min_size)
             .min_by_key(|&c| (sizes[c], std::cmp::Reverse(c)));
         let Some(small) = smallest.filter(|_| alive.iter().filter(|&&a| a).count() > 1) else {
@@ -483,14 +589,14 @@ fn dissolve_small_themes(
 }
 
 /// k-means can leave a theme empty (the joint fit moves the points under
-/// it); as scikit-learn does, each empty theme takes the paragraph farthest
-/// from its own theme's mean (in the corrected space), from a theme that
-/// keeps at least one.
+/// it); as scikit-learn does, each empty theme but the first `named` takes
+/// the paragraph farthest from its own theme's mean (in the corrected
+/// space), from a theme that keeps at least one.
 fn fill_empty_themes(
     data: ArrayView2<f32>,
     languages: &Languages,
     fitted: &Fitted,
-    k: usize,
+    (k, named): (usize, usize),
 ) -> Vec<usize> {
     let mut labels = fitted.labels.clone();
     let offsets = &fitted.offsets;
@@ -501,7 +607,7 @@ fn fill_empty_themes(
                 sizes[l] += 1;
             }
         }
-        let Some(empty) = sizes.iter().position(|&s| s == 0) else {
+        let Some(empty) = (named..sizes.len()).find(|&c| sizes[c] == 0) else {
             return labels;
         };
         let means = joint::corrected_means(data, &languages.ids, offsets, &labels, sizes.len());
@@ -535,10 +641,10 @@ mod tests {
             offsets: array![[0.0f32, 0.0], [100.0, 0.0]],
         };
         // Theme 2 came out empty; the point at (9, 9) is farthest from its mean.
-        let labels = fill_empty_themes(data.view(), &languages, &fitted(vec![0, 0, 1, 0]), 3);
+        let labels = fill_empty_themes(data.view(), &languages, &fitted(vec![0, 0, 1, 0]), (3, 0));
         assert_eq!(labels, vec![0, 0, 1, 2]);
         assert_eq!(
-            fill_empty_themes(data.view(), &languages, &fitted(vec![0, 1, 2, 3]), 4),
+            fill_empty_themes(data.view(), &languages, &fitted(vec![0, 1, 2, 3]), (4, 0)),
             vec![0, 1, 2, 3]
         );
     }

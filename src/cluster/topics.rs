@@ -16,7 +16,8 @@ const FEWEST_THEMES_TO_GROUP: usize = 4;
 pub struct Topics {
     /// Each theme's topic, 0-based, largest topic (in paragraphs) first.
     pub of_theme: Vec<usize>,
-    /// Each topic's most central theme (the one it is named after).
+    /// Each topic's most central theme with paragraphs (the one it is
+    /// named after).
     pub central_theme: Vec<usize>,
 }
 
@@ -67,8 +68,12 @@ pub fn group(centroids: &Array2<f32>, sizes: &[usize], seed: u64) -> Result<Topi
             (0..themes)
                 .filter(|&theme| raw[theme] == old)
                 .max_by(|&a, &b| {
+                    // An empty (named) theme names no topic while another can.
                     let (sa, sb) = (centroids.row(a).dot(&centre), centroids.row(b).dot(&centre));
-                    sa.total_cmp(&sb).then(b.cmp(&a))
+                    (sizes[a] > 0)
+                        .cmp(&(sizes[b] > 0))
+                        .then(sa.total_cmp(&sb))
+                        .then(b.cmp(&a))
                 })
                 .expect("a topic has a theme")
         })

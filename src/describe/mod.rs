@@ -61,12 +61,16 @@ pub struct Theme {
     /// Per language of the theme (largest first), its telling terms.
     pub keywords_by_language: Vec<(String, Vec<String>)>,
     /// Index of the paragraph closest to the centroid, in the label
-    /// language where the theme has one.
-    pub representative: usize,
+    /// language where the theme has one (none: a named theme no paragraph
+    /// is in).
+    pub representative: Option<usize>,
     /// Files the theme's paragraphs come from.
     pub files: usize,
     /// Whether 90 % or more of them come from one file.
     pub single_source: bool,
+    /// The days of its oldest and newest articles (none: no paragraph's
+    /// article is dated).
+    pub articles: Option<(String, String)>,
     /// The closest paragraphs, per language.
     pub examples: Vec<Example>,
 }
@@ -80,6 +84,13 @@ impl Theme {
             .map(|(l, words)| format!("{l}: {}", words.join(", ")))
             .collect::<Vec<_>>()
             .join("; ")
+    }
+
+    /// The text of its most representative paragraph (`paragraphs`: the
+    /// corpus's); empty for a theme no paragraph is in.
+    pub fn representative_text<'p>(&self, paragraphs: &'p [Paragraph]) -> &'p str {
+        self.representative
+            .map_or("", |i| paragraphs[i].text.as_str())
     }
 
     /// "en:24 he:9 zh:7".
@@ -115,6 +126,8 @@ pub struct NamedTheme {
     /// "4 (old label)" where the theme took its paragraphs from another
     /// theme, or kept its id under a new label; empty otherwise.
     pub previous_theme: String,
+    /// Whether the analyst named it (`--themes`): its label is the name.
+    pub named: bool,
     /// What the theme is about.
     pub theme: Theme,
 }
@@ -169,6 +182,8 @@ pub struct Labelling<'a, 'e> {
     /// The paragraphs' model, through the cache: label candidates are
     /// embedded as paragraphs are.
     pub embedder: &'a mut CachedEmbedder<'e>,
+    /// The named themes' names (`--themes`): the first themes' labels.
+    pub names: &'a [&'a str],
 }
 
 /// Describes every theme of `clustering`, whose labels are aligned with
@@ -216,12 +231,23 @@ pub fn describe(
                 described.label = c.label.clone();
                 described.keywords = c.keywords.clone();
             }
+            if let Some(name) = labelling.names.get(theme) {
+                described.label = name.to_string();
+                if members.is_empty() {
+                    described.keywords.clear();
+                }
+            }
             described
         })
         .collect();
     // A topic is named after its most central theme, or its largest
     // labelled one where that one has no label of its own.
-    let labelled: Vec<bool> = chosen.iter().map(|c| !c.label.is_empty()).collect();
+    let labelled: Vec<bool> = (0..themes.len())
+        .map(|t| {
+            themes[t].size > 0
+                && (t < labelling.names.len() || chosen.get(t).is_some_and(|c| !c.label.is_empty()))
+        })
+        .collect();
     let names: Vec<String> = (0..themes.len())
         .map(|theme| {
             let topic = themes[theme].topic - 1;
@@ -240,6 +266,29 @@ pub fn describe(
         theme.topic_label = name;
     }
     Ok(themes)
+}
+
+/// The `count` words of `language` that the most of its paragraphs have:
+/// what the corpus is about in general, the background a named theme's
+/// phrases must stand out from (see `cluster`).
+pub fn common_words(paragraphs: &[Paragraph], language: &str, count: usize) -> Vec<String> {
+    let terms = terms::corpus_terms(paragraphs);
+    let mut frequency: HashMap<&str, usize> = HashMap::new();
+    for (i, p) in paragraphs.iter().enumerate() {
+        if p.language == language {
+            let words: HashSet<&str> = terms.words_of(i).collect();
+            for word in words {
+                *frequency.entry(word).or_default() += 1;
+            }
+        }
+    }
+    let mut ranked: Vec<(&str, usize)> = frequency.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    ranked
+        .into_iter()
+        .take(count)
+        .map(|(word, _)| word.to_string())
+        .collect()
 }
 
 /// BERTopic's default representation, the anchor labels are measured
@@ -335,11 +384,20 @@ fn theme_of(
             .iter()
             .copied()
             .find(|&i| languages[i] == label_language)
-            .unwrap_or(ranked[0]),
+            .or(ranked.first().copied()),
         files: per_file.len(),
         single_source: largest_file as f64 >= SINGLE_SOURCE_SHARE * members.len() as f64,
+        articles: article_days(members.iter().map(|&i| paragraphs[i].article_date.as_str())),
         examples,
     }
+}
+
+/// The oldest and newest of `days` (`YYYY-MM-DD`; empty: undated).
+fn article_days<'d>(days: impl Iterator<Item = &'d str>) -> Option<(String, String)> {
+    let mut dated = days.filter(|d| !d.is_empty());
+    let first = dated.next()?;
+    let (oldest, newest) = dated.fold((first, first), |(lo, hi), d| (lo.min(d), hi.max(d)));
+    Some((oldest.to_string(), newest.to_string()))
 }
 
 /// (language, paragraphs) of `members`, most paragraphs first.

@@ -2,6 +2,7 @@
 //! off their markup (`markup`) and cuts them into paragraphs, leaving out
 //! junk with a count per reason (`paragraphs`).
 
+mod dates;
 mod decode;
 mod files;
 mod markup;
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 use crate::error::{shown, Classified, Fault, Setting};
 
+pub use dates::DateSource;
 use decode::Decoded;
 pub use files::FileSkip;
 use files::{SourceFile, Unread};
@@ -97,6 +99,9 @@ pub struct Paragraph {
     pub file: String,
     /// 1-based number among the kept paragraphs of its file.
     pub number: usize,
+    /// Day its article was written, `YYYY-MM-DD` (see `dates`); empty
+    /// where nothing tells.
+    pub article_date: String,
     /// The paragraph as the analyst reads it.
     pub text: String,
     /// The paragraph's identity across runs: sha256 of its text, hex.
@@ -121,6 +126,7 @@ impl Paragraph {
             key: text_key(&text),
             file,
             number,
+            article_date: String::new(),
             text,
             language: String::new(),
             language_confidence: 0.0,
@@ -171,6 +177,8 @@ pub struct Corpus {
     pub decoded_as: BTreeMap<String, String>,
     /// Files not read, by reason.
     pub unread: BTreeMap<FileSkip, Vec<String>>,
+    /// Files read, by where their article's date comes from.
+    pub dated_by: BTreeMap<DateSource, usize>,
 }
 
 /// Reads every supported file under `inputs` (files or folders,
@@ -220,16 +228,31 @@ pub fn read_corpus(inputs: &[PathBuf], options: &IngestOptions) -> Result<Corpus
 /// Cuts each file's plain text into paragraphs: boilerplate judged across
 /// all files, exact repeats kept once.
 fn split_corpus(corpus: &mut Corpus, texts: &[(&SourceFile, Decoded)]) {
-    let plain: Vec<String> = texts
-        .iter()
-        .map(|(source, decoded)| plain_text(&source.path, &decoded.text))
-        .collect();
+    let (dated, plain): (Vec<Option<(String, DateSource)>>, Vec<String>) = texts
+        .par_iter()
+        .map(|(source, decoded)| {
+            let html = source.path.extension().is_some_and(|x| {
+                let x = x.to_string_lossy().to_ascii_lowercase();
+                x == "html" || x == "htm"
+            });
+            let (date, body) =
+                dates::date_article(&source.path, &source.display, &decoded.text, html);
+            (date, plain_text(&source.path, body))
+        })
+        .unzip();
     let all: Vec<&str> = plain.iter().map(String::as_str).collect();
     let boilerplate = Boilerplate::find(&all);
     let mut seen = HashSet::new();
     let mut empty = Vec::new();
-    for (text, (source, decoded)) in plain.iter().zip(texts) {
+    for ((text, date), (source, decoded)) in plain.iter().zip(dated).zip(texts) {
         let file = source.display.clone();
+        let article_date = match date {
+            Some((day, source)) => {
+                *corpus.dated_by.entry(source).or_default() += 1;
+                day
+            }
+            None => String::new(),
+        };
         if text.trim().is_empty() {
             empty.push(shown(&file));
             *corpus.skipped.entry(SkipReason::EmptyFile).or_default() += 1;
@@ -253,9 +276,9 @@ fn split_corpus(corpus: &mut Corpus, texts: &[(&SourceFile, Decoded)]) {
                 continue;
             }
             number += 1;
-            corpus
-                .paragraphs
-                .push(Paragraph::new(file.clone(), number, unit));
+            let mut paragraph = Paragraph::new(file.clone(), number, unit);
+            paragraph.article_date.clone_from(&article_date);
+            corpus.paragraphs.push(paragraph);
         }
         corpus.files.push(file);
     }

@@ -8,6 +8,7 @@ use crate::embed::cache::CacheError;
 use crate::embed::EmbedError;
 use crate::error::{Classified, Fault};
 use crate::folder::FolderError;
+use crate::given::GivenError;
 use crate::ingest::IngestError;
 use crate::language::UnknownLanguage;
 use crate::model::ModelError;
@@ -21,6 +22,9 @@ pub enum JobError {
     /// The inputs.
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    /// `--themes`.
+    #[error(transparent)]
+    Given(#[from] GivenError),
     /// `--languages`.
     #[error(transparent)]
     Language(#[from] UnknownLanguage),
@@ -49,6 +53,7 @@ impl Classified for JobError {
         match self {
             JobError::Folder(e) => e.fault(),
             JobError::Ingest(e) => e.fault(),
+            JobError::Given(e) => e.fault(),
             JobError::Language(e) => e.fault(),
             JobError::LabelLanguage(e) => e.fault(),
             JobError::Model(e) => e.fault(),

@@ -14,12 +14,15 @@ use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 
-use crate::cluster::{self, ClusterError, ClusterOptions, Clustering, Debias, KChoice};
+use crate::cluster::{
+    self, ClusterError, ClusterOptions, Clustering, Debias, KChoice, NamedQueries,
+};
 use crate::describe::{self, Labelling};
 use crate::embed::cache::EmbeddingCache;
 use crate::embed::shard::{self, Shard};
 use crate::embed::{CachedEmbedder, DeviceChoice, EmbedOptions, EmbedStats, Embedder};
 use crate::folder::OutputFolder;
+use crate::given::GivenTheme;
 use crate::ingest::{self, Corpus, IngestOptions, Paragraph};
 use crate::language::{self, Allowed};
 use crate::model::ModelStore;
@@ -27,6 +30,9 @@ use crate::progress::Progress;
 use crate::run_record::Stopwatch;
 use crate::themes::{self, Identified, ModelIds, Previous};
 pub use error::JobError;
+
+/// Common words of the corpus that named themes' decoys are drawn from.
+const COMMON_WORDS: usize = 200;
 
 /// Everything one run of the job needs to know, settled from the flags.
 #[derive(Debug, Clone)]
@@ -47,6 +53,8 @@ pub struct JobConfig {
     pub debias: Debias,
     /// Fewest paragraphs of a theme (default: by the corpus, under auto k).
     pub min_theme_size: Option<usize>,
+    /// Themes named before the run (`--themes`).
+    pub named: Vec<GivenTheme>,
     /// Also write embeddings.npy.
     pub save_embeddings: bool,
     /// Ignore the previous runs' themes.
@@ -117,12 +125,20 @@ pub fn run(config: &JobConfig) -> Result<(), JobError> {
     let mut cached = CachedEmbedder::new(&embedder, cache);
     let (vectors, embedded) = embed(config, &mut cached, &previous, &mut corpus, &today)?;
     clock.lap("embed");
-    let options = previous.cluster_options(config.cluster_options(), corpus.paragraphs.len());
+    let mut options = previous.cluster_options(config.cluster_options(), corpus.paragraphs.len());
+    options.named = named_queries(
+        &config.named,
+        (&corpus.paragraphs, &label_language),
+        config.seed,
+        &mut cached,
+    )?;
     let clustering = cluster(config, &options, vectors, &mut corpus)?;
     clock.lap("cluster");
+    let names: Vec<&str> = config.named.iter().map(|t| t.name.as_str()).collect();
     let labelling = Labelling {
         language: &label_language,
         embedder: &mut cached,
+        names: &names,
     };
     let themes = describe::describe(&corpus.paragraphs, &clustering, labelling)?;
     clock.lap("describe");
@@ -224,6 +240,10 @@ fn read(config: &JobConfig) -> Result<Corpus, JobError> {
             }
             .into());
         }
+        if k < config.named.len() {
+            let named = config.named.len();
+            return Err(ClusterError::FewerThanNamed { k, named }.into());
+        }
     }
     Ok(corpus)
 }
@@ -251,6 +271,44 @@ fn embed(
             saved,
         },
     ))
+}
+
+/// The named themes as queries: each phrase of each theme, and decoys of
+/// each phrase made of the corpus's common words in the label language.
+fn named_queries(
+    named: &[GivenTheme],
+    (paragraphs, label_language): (&[Paragraph], &str),
+    seed: u64,
+    cached: &mut CachedEmbedder,
+) -> Result<NamedQueries, JobError> {
+    if named.is_empty() {
+        return Ok(NamedQueries::default());
+    }
+    let unit = |mut rows: Array2<f32>| {
+        for mut row in rows.rows_mut() {
+            let norm = row.dot(&row).sqrt().max(1e-12);
+            row /= norm;
+        }
+        rows
+    };
+    let phrases: Vec<String> = named.iter().flat_map(|t| t.phrases.clone()).collect();
+    let theme_of = named
+        .iter()
+        .enumerate()
+        .flat_map(|(j, t)| std::iter::repeat_n(j, t.phrases.len()))
+        .collect();
+    let common = describe::common_words(paragraphs, label_language, COMMON_WORDS);
+    let decoys: Vec<String> = phrases
+        .iter()
+        .enumerate()
+        .flat_map(|(p, phrase)| cluster::decoys(phrase, &common, cluster::DECOYS, seed ^ p as u64))
+        .collect();
+    Ok(NamedQueries {
+        themes: named.len(),
+        phrases: unit(cached.queries(&phrases)?),
+        theme_of,
+        decoys: unit(cached.queries(&decoys)?),
+    })
 }
 
 fn cluster(

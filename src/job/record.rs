@@ -87,6 +87,7 @@ pub(super) fn record(
         files: corpus.files.clone(),
         decoded_as: corpus.decoded_as.clone(),
         files_unread: corpus.unread.clone(),
+        article_dates: corpus.dated_by.clone(),
         timings_seconds: Default::default(),
         peak_memory_mb: Default::default(),
         started: clock.started_at(),

@@ -321,6 +321,7 @@ mod tests {
                     size,
                     new: 0,
                     languages: Vec::new(),
+                    articles: None,
                 })
                 .collect(),
         }

@@ -33,7 +33,7 @@ pub const MAX_CELL_UNITS: usize = 32_767;
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// The columns of themes.csv and of the workbook's Themes sheet.
-const THEME_COLUMNS: [&str; 16] = [
+const THEME_COLUMNS: [&str; 19] = [
     "theme",
     "label",
     "topic",
@@ -50,15 +50,20 @@ const THEME_COLUMNS: [&str; 16] = [
     "files",
     "single_source",
     "representative_text",
+    "named",
+    "first_article",
+    "last_article",
 ];
 /// The columns of theme_trends.csv.
-const TREND_COLUMNS: [&str; 6] = [
+const TREND_COLUMNS: [&str; 8] = [
     "theme",
     "label",
     "run_time",
     "size",
     "new_paragraphs",
     "languages",
+    "first_article",
+    "last_article",
 ];
 /// The columns of theme_examples.csv and of the Examples sheet.
 const EXAMPLE_COLUMNS: [&str; 8] = [
@@ -129,6 +134,7 @@ pub fn paragraphs_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         "similarity",
         "first_seen",
         "new",
+        "article_date",
         "text",
     ])?;
     let labels: HashMap<usize, &str> = r
@@ -151,6 +157,7 @@ pub fn paragraphs_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             score(p.similarity),
             p.first_seen.clone(),
             p.is_new.to_string(),
+            p.article_date.clone(),
             p.text.to_string(),
         ])?;
     }
@@ -178,7 +185,10 @@ pub fn themes_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             t.keywords_by_language_summary(),
             t.files.to_string(),
             t.single_source.to_string(),
-            r.paragraphs[t.representative].text.to_string(),
+            t.representative_text(r.paragraphs).to_string(),
+            named.named.to_string(),
+            t.articles.as_ref().map_or("", |a| &a.0).to_string(),
+            t.articles.as_ref().map_or("", |a| &a.1).to_string(),
         ])?;
     }
     out.flush()
@@ -198,6 +208,8 @@ pub fn trends_csv(w: &mut dyn Write, r: &Report) -> std::io::Result<()> {
                 t.size.to_string(),
                 t.new.to_string(),
                 language_summary(&t.languages),
+                t.articles.as_ref().map_or("", |a| &a.0).to_string(),
+                t.articles.as_ref().map_or("", |a| &a.1).to_string(),
             ])?;
         }
     }

@@ -486,6 +486,24 @@ fn cards_section(page: &mut Page, r: &Pages, colour: &HashMap<usize, &str>) {
             escape(&named.first_seen),
             escape(&t.keywords.join(", "))
         );
+        if let Some((oldest, newest)) = &t.articles {
+            let _ = write!(
+                page,
+                "<p class=\"note\">Articles dated {}{}</p>",
+                escape(oldest),
+                if oldest == newest {
+                    String::new()
+                } else {
+                    format!(" to {}", escape(newest))
+                }
+            );
+        }
+        if named.named {
+            page.push_str(match t.size {
+                0 => "<p class=\"note\">A theme you named (--themes): no paragraph is about it in this run.</p>",
+                _ => "<p class=\"note\">A theme you named (--themes).</p>",
+            });
+        }
         for (language, words) in t.keywords_by_language.iter().filter(|(_, w)| !w.is_empty()) {
             let _ = write!(
                 page,
@@ -620,9 +638,10 @@ mod tests {
             cohesion: 0.5,
             keywords: vec!["word".into()],
             keywords_by_language: Vec::new(),
-            representative: 0,
+            representative: Some(0),
             files: n,
             single_source: false,
+            articles: None,
             examples: vec![crate::describe::Example {
                 language: "he".into(),
                 rank: 1,
@@ -635,6 +654,7 @@ mod tests {
             first_seen: "2026-01-01".into(),
             new_paragraphs: 0,
             previous_theme: String::new(),
+            named: false,
             theme,
         }];
         let places: Vec<(f32, f32)> = (0..n).map(|i| (i as f32 % 900.0, 100.0)).collect();

@@ -372,7 +372,10 @@ impl Sheets<'_> {
                     text(&t.keywords_by_language_summary()),
                     Cell::Int(t.files as u64),
                     Cell::Bool(t.single_source),
-                    text(&r.paragraphs[t.representative].text),
+                    text(t.representative_text(r.paragraphs)),
+                    Cell::Bool(named.named),
+                    article_day(t.articles.as_ref().map(|a| &a.0)),
+                    article_day(t.articles.as_ref().map(|a| &a.1)),
                 ]
             })
         };
@@ -406,6 +409,7 @@ impl Sheets<'_> {
                     Cell::Int(p.number as u64),
                     Cell::Date(p.first_seen.clone()),
                     Cell::Bool(p.is_new),
+                    article_day(Some(&p.article_date)),
                     text(&p.text),
                 ]
             })
@@ -420,6 +424,7 @@ impl Sheets<'_> {
             "paragraph",
             "first_seen",
             "new",
+            "article_date",
             "text",
         ];
         write_sheet(workbook, self.formats, "Paragraphs", &columns, rows, notes)?;
@@ -574,6 +579,14 @@ fn changes_sheet(
 /// Themes drawn in the Trends sheet's chart at most.
 const TREND_LINES: usize = 8;
 
+/// An article's day as a date cell; empty where it is unknown.
+fn article_day(day: Option<&String>) -> Cell {
+    match day.filter(|d| !d.is_empty()) {
+        Some(d) => Cell::Date(d.clone()),
+        None => Cell::Empty,
+    }
+}
+
 /// Theme × run sizes (this run's themes by id, then themes gone since),
 /// with a line chart of this run's largest themes once there are two runs.
 fn trends_sheet(
@@ -680,8 +693,8 @@ fn about_sheet(
 ) -> Result<(), XlsxError> {
     let run = r.run;
     let mut lines: Vec<(&str, String)> = vec![
-        ("Themes", "one row per theme: its id (a link to its first paragraph), label and keywords in the label language, size, languages, cohesion, first day, new paragraphs, previous theme, keywords per language, files, single source, and its most representative paragraph".into()),
-        ("Paragraphs", "every paragraph, sorted by theme and then by similarity (closest to the theme's centre first)".into()),
+        ("Themes", "one row per theme: its id (a link to its first paragraph), label and keywords in the label language, size, languages, cohesion, first day, new paragraphs, previous theme, keywords per language, files, single source, its most representative paragraph, whether you named it (--themes), and the days of its oldest and newest articles".into()),
+        ("Paragraphs", "every paragraph, sorted by theme and then by similarity (closest to the theme's centre first), with the day its article was written (front matter, file name, else the file's modification day)".into()),
         ("Examples", "the three paragraphs closest to each theme's centre, per language".into()),
         ("Languages", "paragraphs per theme and language, with a stacked bar chart".into()),
         ("Sources", "paragraphs per theme and file".into()),

@@ -78,6 +78,9 @@ pub struct ThemeSize {
     pub new: usize,
     /// Its paragraphs per language, largest first.
     pub languages: Vec<(String, usize)>,
+    /// The days of its oldest and newest articles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub articles: Option<(String, String)>,
 }
 
 /// `runs` with `latest` added, kept to [`MOST_RUNS`]: past that, every
@@ -110,6 +113,10 @@ pub struct ThemeRecord {
     pub centroid: Vec<f32>,
     /// Mean corrected vector, where the next run's k-means starts.
     pub start: Vec<f32>,
+    /// Whether it is a named theme (`--themes`), its label the name: it
+    /// keeps its id by name, not by centroid.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub named: bool,
 }
 
 /// A theme that no longer exists; its id is never given again.
@@ -318,6 +325,7 @@ mod tests {
             first_seen: "2026-01-01".into(),
             centroid: vec![1.0, 0.0],
             start: vec![1.0, 0.0],
+            named: false,
         }
     }
 

@@ -59,6 +59,7 @@ mod tests {
             first_seen: "2026-01-01".into(),
             start: centroid.clone(),
             centroid,
+            named: false,
         }
     }
 

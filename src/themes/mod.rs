@@ -228,11 +228,7 @@ pub fn identify(
         .map(|h| h.resting.iter().collect())
         .unwrap_or_default();
     let candidates: Vec<&ThemeRecord> = old.iter().chain(&resting).copied().collect();
-    let matches = if previous.themes_count {
-        match_centroids(&candidates, clustering.centroids.view())
-    } else {
-        vec![None; clustering.k()]
-    };
+    let matches = matches(&candidates, clustering, &themes, previous.themes_count);
     let (ids, next_id) = assign_ids(&matches, &candidates, stored.map_or(1, |h| h.next_theme_id));
     let last_themes = previous.history().map(|h| &h.paragraph_themes);
     let mut named: Vec<NamedTheme> = called_by_id(themes, &ids)
@@ -253,6 +249,7 @@ pub fn identify(
                 first_seen: matched.map_or_else(|| today.to_string(), |t| t.first_seen.clone()),
                 new_paragraphs: members().filter(|p| p.is_new).count(),
                 previous_theme: previous_theme(matched, came_from, ids[cluster], &theme, &old),
+                named: cluster < clustering.named,
                 theme,
             }
         })
@@ -287,6 +284,36 @@ pub fn identify(
         returned,
         history,
     }
+}
+
+/// Each theme's match among `candidates`: a named theme the record of the
+/// same name (even where the last run's themes do not count: a name keeps
+/// its id), every other theme the unnamed record whose centroid is closest.
+fn matches(
+    candidates: &[&ThemeRecord],
+    clustering: &Clustering,
+    themes: &[Theme],
+    themes_count: bool,
+) -> Vec<Option<usize>> {
+    let named = clustering.named;
+    let unnamed: Vec<usize> = (0..candidates.len())
+        .filter(|&j| !candidates[j].named)
+        .collect();
+    let discovered = match themes_count {
+        true => {
+            let records: Vec<&ThemeRecord> = unnamed.iter().map(|&j| candidates[j]).collect();
+            let rows = clustering.centroids.slice(ndarray::s![named.., ..]);
+            match_centroids(&records, rows)
+                .into_iter()
+                .map(|m| m.map(|j| unnamed[j]))
+                .collect()
+        }
+        false => vec![None; clustering.k() - named],
+    };
+    let by_name = themes[..named].iter().map(|theme| {
+        (0..candidates.len()).find(|&j| candidates[j].named && candidates[j].label == theme.label)
+    });
+    by_name.chain(discovered).collect()
 }
 
 /// Each theme's id: its match's, else a new one from `next_id` on; and the
@@ -359,6 +386,7 @@ fn next_history(
             size: t.theme.size,
             new: t.new_paragraphs,
             languages: t.theme.languages.clone(),
+            articles: t.theme.articles.clone(),
         })
         .collect();
     sizes.sort_by_key(|t| t.id);
@@ -402,6 +430,7 @@ fn next_history(
                     .centroids
                     .row(t.theme.cluster)
                     .to_vec(),
+                named: t.named,
             })
             .collect(),
         retired,
