@@ -459,3 +459,73 @@ fn the_seeds_have_no_sliver_themes() {
         run["k"].as_u64().unwrap() + run["k_selection"]["dissolved"].as_u64().unwrap()
     );
 }
+
+/// Each article's day comes from its front matter, else its file name,
+/// else its modification time; a front matter block is no paragraph.
+#[test]
+fn articles_are_dated_from_front_matter_file_name_or_modification() {
+    let seeds = common::repo_root().join("seeds");
+    let text = |name: &str| std::fs::read_to_string(seeds.join(name)).unwrap();
+    let input = tempfile::tempdir().unwrap();
+    let write = |name: &str, body: String| std::fs::write(input.path().join(name), body).unwrap();
+    write(
+        "prices.md",
+        format!(
+            "---\ntitle: Operational focus\ndate: 2025-01-05T09:30:00Z\n---\n{}",
+            text("000_83d050db8f9f875e.txt")
+        ),
+    );
+    write("report-2026-11-30.txt", text("001_438020135c7f8504.txt"));
+    let day = || chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let written = day();
+    write("plain.txt", text("002_35ad66bf0388964e.txt"));
+    let output = tempfile::tempdir().unwrap();
+    let out = crossthemes(&[
+        "--input",
+        arg(input.path()),
+        "--output",
+        arg(output.path()),
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let paragraphs = read_csv(&output.path().join("paragraphs.csv"));
+    let day_of = |file: &str| -> Vec<String> {
+        let mut days: Vec<String> = paragraphs
+            .iter()
+            .filter(|p| p["file"] == file)
+            .map(|p| p["article_date"].clone())
+            .collect();
+        days.dedup();
+        days
+    };
+    assert_eq!(day_of("prices.md"), ["2025-01-05"]);
+    assert_eq!(day_of("report-2026-11-30.txt"), ["2026-11-30"]);
+    let today = day();
+    let plain = &day_of("plain.txt")[0];
+    assert!(
+        (written.as_str()..=today.as_str()).contains(&plain.as_str()),
+        "written just now: {plain}"
+    );
+    assert!(
+        !paragraphs.iter().any(|p| p["text"].contains("title:")),
+        "the front matter is no paragraph"
+    );
+    let counts = &run_json(output.path())["article_dates"];
+    assert_eq!(
+        (
+            &counts["front_matter"],
+            &counts["file_name"],
+            &counts["modified"]
+        ),
+        (&1.into(), &1.into(), &1.into())
+    );
+    let themes = read_csv(&output.path().join("themes.csv"));
+    assert!(themes
+        .iter()
+        .all(|t| t["first_article"].as_str() >= "2025-01-05" && t["last_article"] <= today));
+    assert!(themes.iter().any(|t| t["first_article"] == "2025-01-05"));
+}
