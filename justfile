@@ -101,11 +101,19 @@ ingest-quality:
     cargo run --release -- --input ../shared/bench/installguide/articles --output target/installguide-run --quiet
     python3 benches/ingest_quality.py ../shared/bench/installguide/gold.csv target/installguide-run/paragraphs.csv
 
-# Pictures of what analysts open, for the README: the HTML report (headless
-# Chromium) and the workbook (LibreOffice). Needs chromium, libreoffice-calc
+# Pictures of what analysts open, for the README, after three scheduled runs
+# (an article arrives, then another arrives and one leaves; two named themes):
+# the HTML report (headless Chromium) and the workbook (LibreOffice). Needs chromium, libreoffice-calc
 # and poppler-utils (apt-get install chromium libreoffice-calc poppler-utils).
 screenshots:
-    cargo run --release -- --output target/screenshots --quiet
+    cargo build --release
+    rm -rf target/screenshots target/screenshots-input && mkdir -p target/screenshots-input
+    cp seeds/002_* seeds/003_* seeds/004_* target/screenshots-input/
+    target/release/crossthemes --input target/screenshots-input --output target/screenshots --themes docs/example-themes.csv --quiet
+    cp seeds/000_* target/screenshots-input/
+    target/release/crossthemes --input target/screenshots-input --output target/screenshots --themes docs/example-themes.csv --quiet
+    cp seeds/001_* target/screenshots-input/ && rm target/screenshots-input/002_*
+    target/release/crossthemes --input target/screenshots-input --output target/screenshots --themes docs/example-themes.csv --quiet
     chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking --disable-component-update --disable-sync --user-data-dir=target/chromium-profile --hide-scrollbars --window-size=1100,1500 --screenshot=docs/report.png "file://$PWD/target/screenshots/report.html"
     soffice --headless --convert-to pdf --outdir target/screenshots target/screenshots/themes.xlsx
-    pdftoppm -r 200 -f 1 -l 1 -x 120 -y 140 -W 1500 -H 380 -png -singlefile target/screenshots/themes.pdf docs/workbook
+    pdftoppm -r 600 -f 1 -l 1 -x 300 -y 420 -W 2650 -H 620 -png -singlefile target/screenshots/themes.pdf docs/workbook

@@ -117,6 +117,11 @@ fn refresh_embeds_only_what_is_new_and_keeps_theme_ids() {
         "the report's Since the last run counts the new article's paragraphs"
     );
     assert!(since.contains("<b>Grew most:</b>") && since.contains("class=\"spark\""));
+    assert!(
+        since.contains("id=\"show-new\""),
+        "the map can highlight them"
+    );
+    assert_eq!(since.matches("data-new=\"1\"").count(), added);
     let mut workbook = calamine::open_workbook_auto(csv("themes.xlsx")).unwrap();
     use calamine::Reader;
     let changes = workbook.worksheet_range("Changes").unwrap();

@@ -377,7 +377,12 @@ fn theme_of(
         topic_label: String::new(),
         size: members.len(),
         languages: language_counts,
-        cohesion: members.iter().map(|&i| similarity(i)).sum::<f32>() / members.len().max(1) as f32,
+        // An empty sum of floats is -0.0, which prints as a sign.
+        cohesion: members
+            .iter()
+            .map(|&i| similarity(i))
+            .fold(0.0, |a, s| a + s)
+            / members.len().max(1) as f32,
         keywords: Vec::new(),
         keywords_by_language: Vec::new(),
         representative: ranked
@@ -386,7 +391,8 @@ fn theme_of(
             .find(|&i| languages[i] == label_language)
             .or(ranked.first().copied()),
         files: per_file.len(),
-        single_source: largest_file as f64 >= SINGLE_SOURCE_SHARE * members.len() as f64,
+        single_source: !members.is_empty()
+            && largest_file as f64 >= SINGLE_SOURCE_SHARE * members.len() as f64,
         articles: article_days(members.iter().map(|&i| paragraphs[i].article_date.as_str())),
         examples,
     }

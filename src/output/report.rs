@@ -250,41 +250,62 @@ fn map_section(
         );
     }
     page.push_str("</div>");
-    if svg {
+    let new = r.paragraphs.iter().filter(|p| p.is_new).count();
+    if new > 0 && new < r.paragraphs.len() {
+        // A checkbox before the map: CSS alone dims the other marks of an
+        // SVG map, the script redraws a canvas one.
         let _ = write!(
             page,
-            "<svg id=\"themes-map\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"theme map\"><g class=\"dots\">"
+            "<input type=\"checkbox\" id=\"show-new\"><label for=\"show-new\"> Highlight the {new} paragraphs new in this run</label>"
         );
-        for (i, (p, &(x, y))) in r.paragraphs.iter().zip(places).enumerate() {
-            let language = language_index[p.language.as_str()];
-            let attributes = format!(
-                " data-paragraph=\"{}\" data-theme=\"{}\" data-lang=\"{}\" data-file=\"{}\"",
-                i + 1,
-                p.theme,
-                escape(&p.language),
-                escape(&p.file)
-            );
-            page.push_str(&mark(
-                language,
-                x,
-                y,
-                colour.get(&p.theme).copied().unwrap_or("#999"),
-                &attributes,
-            ));
-            let _ = write!(
-                page,
-                "<title>{}</title>{}",
-                escape(&short(&p.text, MAP_TEXT_CHARS)),
-                mark_end(language)
-            );
-        }
-        page.push_str("</g><g class=\"labels\">");
-        theme_labels(page, r, places);
-        page.push_str("</g></svg>");
+    }
+    if svg {
+        svg_map(page, r, places, language_index, colour);
     } else {
         canvas_map(page, r, places, language_index, colour);
     }
     page.push_str("<div id=\"reading\" class=\"reading\">Click a mark to read its paragraph here.</div></section>\n");
+}
+
+/// The map as SVG: a mark per paragraph, the theme labels over them.
+fn svg_map(
+    page: &mut Page,
+    r: &Pages,
+    places: &[(f32, f32)],
+    language_index: &HashMap<&str, usize>,
+    colour: &HashMap<usize, &str>,
+) {
+    let _ = write!(
+        page,
+        "<svg id=\"themes-map\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"theme map\"><g class=\"dots\">"
+    );
+    for (i, (p, &(x, y))) in r.paragraphs.iter().zip(places).enumerate() {
+        let language = language_index[p.language.as_str()];
+        let attributes = format!(
+            " data-paragraph=\"{}\" data-theme=\"{}\" data-lang=\"{}\" data-file=\"{}\"{}",
+            i + 1,
+            p.theme,
+            escape(&p.language),
+            escape(&p.file),
+            if p.is_new { " data-new=\"1\"" } else { "" }
+        );
+        page.push_str(&mark(
+            language,
+            x,
+            y,
+            colour.get(&p.theme).copied().unwrap_or("#999"),
+            &attributes,
+        ));
+        let _ = write!(
+            page,
+            "<title>{}</title>{}",
+            escape(&short(&p.text, MAP_TEXT_CHARS)),
+            mark_end(language)
+        );
+    }
+    page.push_str("</g><g class=\"labels\">");
+    theme_labels(page, r, places);
+    page.push_str("</g></svg>");
 }
 
 /// Each theme's label at the centre of its marks, or the nearest free
@@ -322,6 +343,27 @@ fn theme_labels(page: &mut Page, r: &Pages, places: &[(f32, f32)]) {
             escape(&text)
         );
     }
+}
+
+/// The canvas map's files by index and each paragraph's file index.
+fn file_arrays(page: &mut Page, r: &Pages) {
+    let mut files: Vec<&str> = Vec::new();
+    let mut file_index: HashMap<&str, usize> = HashMap::new();
+    for p in r.paragraphs {
+        file_index.entry(p.file.as_str()).or_insert_with(|| {
+            files.push(p.file.as_str());
+            files.len() - 1
+        });
+    }
+    page.push_str("],files:[");
+    array_items(page, files.iter().map(|f| script_string(f)));
+    page.push_str("],file:[");
+    array_items(
+        page,
+        r.paragraphs
+            .iter()
+            .map(|p| file_index[p.file.as_str()].to_string()),
+    );
 }
 
 /// Above [`SVG_LIMIT`] paragraphs: compact arrays that the page's script
@@ -365,22 +407,13 @@ fn canvas_map(
     languages.sort_by_key(|&(_, i)| i);
     page.push_str("],langs:[");
     array_items(page, languages.iter().map(|(l, _)| script_string(l)));
-    let mut files: Vec<&str> = Vec::new();
-    let mut file_index: HashMap<&str, usize> = HashMap::new();
-    for p in r.paragraphs {
-        file_index.entry(p.file.as_str()).or_insert_with(|| {
-            files.push(p.file.as_str());
-            files.len() - 1
-        });
-    }
-    page.push_str("],files:[");
-    array_items(page, files.iter().map(|f| script_string(f)));
-    page.push_str("],file:[");
+    file_arrays(page, r);
+    page.push_str("],fresh:[");
     array_items(
         page,
-        r.paragraphs
-            .iter()
-            .map(|p| file_index[p.file.as_str()].to_string()),
+        (0..r.paragraphs.len())
+            .filter(|&i| r.paragraphs[i].is_new)
+            .map(|i| i.to_string()),
     );
     page.push_str("],colour:{");
     array_items(
@@ -460,6 +493,37 @@ fn chart_section(
     page.push_str("</table></section>\n");
 }
 
+/// A card's line of facts and its keywords; for a theme no paragraph is
+/// in, its size over the runs and first day alone.
+fn card_facts(page: &mut Page, named: &NamedTheme, trends: &[RunSizes]) {
+    let t = &named.theme;
+    if t.size == 0 {
+        let _ = write!(
+            page,
+            "<p class=\"facts\">no paragraphs {}· first seen {}</p>",
+            sparkline(named.id, trends),
+            escape(&named.first_seen)
+        );
+        return;
+    }
+    let _ = write!(
+        page,
+        "<p class=\"facts\">topic {}: <bdi>{}</bdi> · {} paragraphs {}· {} · {} file{}{} · cohesion {:.2} · first seen {}</p>\
+         <p class=\"keywords\"><bdi>{}</bdi></p>",
+        t.topic,
+        escape(&t.topic_label),
+        t.size,
+        sparkline(named.id, trends),
+        escape(&t.language_summary()),
+        t.files,
+        if t.files == 1 { "" } else { "s" },
+        if t.single_source { " (single source)" } else { "" },
+        t.cohesion,
+        escape(&named.first_seen),
+        escape(&t.keywords.join(", "))
+    );
+}
+
 /// One card per theme.
 fn cards_section(page: &mut Page, r: &Pages, colour: &HashMap<usize, &str>) {
     page.push_str("<section id=\"themes\"><h2>Themes</h2>");
@@ -467,25 +531,13 @@ fn cards_section(page: &mut Page, r: &Pages, colour: &HashMap<usize, &str>) {
         let t = &named.theme;
         let _ = write!(
             page,
-            "<article class=\"theme\" data-theme=\"{}\" style=\"border-color:{}\"><h3>{} · <bdi>{}</bdi></h3>\
-             <p class=\"facts\">topic {}: <bdi>{}</bdi> · {} paragraphs {}· {} · {} file{}{} · cohesion {:.2} · first seen {}</p>\
-             <p class=\"keywords\"><bdi>{}</bdi></p>",
+            "<article class=\"theme\" data-theme=\"{}\" style=\"border-color:{}\"><h3>{} · <bdi>{}</bdi></h3>",
             named.id,
             colour.get(&named.id).copied().unwrap_or("#999"),
             named.id,
             escape(&t.label),
-            t.topic,
-            escape(&t.topic_label),
-            t.size,
-            sparkline(named.id, r.trends),
-            escape(&t.language_summary()),
-            t.files,
-            if t.files == 1 { "" } else { "s" },
-            if t.single_source { " (single source)" } else { "" },
-            t.cohesion,
-            escape(&named.first_seen),
-            escape(&t.keywords.join(", "))
         );
+        card_facts(page, named, r.trends);
         if let Some((oldest, newest)) = &t.articles {
             let _ = write!(
                 page,
@@ -546,6 +598,7 @@ header{border-bottom:2px solid #dde4ee;margin-bottom:8px}h1{margin:12px 0 4px;fo
 .overlay{position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none}\
 .labels text{font-size:13px;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:4px;fill:#222}\
 .dots>*{cursor:pointer;opacity:.8}.dots>*:hover{opacity:1;stroke:#000}\
+#show-new:checked~#themes-map .dots>:not([data-new]){opacity:.12}#show-new:checked~#themes-map .dots>[data-new]{opacity:1;stroke:#000}\
 .reading{min-height:3em;padding:6px 8px;background:#f4f6fa;border-radius:4px;margin-top:6px}\
 table.chart{width:100%;border-collapse:collapse}.chart th{text-align:left;font-weight:normal;width:38%;padding:2px 6px}\
 .chart td{padding:2px 0}.chart .n{width:4em;text-align:right;color:#555}\
@@ -582,10 +635,21 @@ const SCRIPT: &str = r#"
   var canvas = document.getElementById('themes-canvas');
   if (canvas && typeof MAP !== 'undefined') {
     var ctx = canvas.getContext('2d');
-    for (var i = 0; i < MAP.x.length; i++) {
-      ctx.fillStyle = MAP.colour[MAP.theme[i]] || '#999';
-      ctx.fillRect(MAP.x[i] - 1.5, MAP.y[i] - 1.5, 3, 3);
+    var fresh = new Uint8Array(MAP.x.length);
+    MAP.fresh.forEach(function (i) { fresh[i] = 1; });
+    var highlight = document.getElementById('show-new');
+    function draw() {
+      var only = highlight && highlight.checked;
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      for (var i = 0; i < MAP.x.length; i++) {
+        ctx.globalAlpha = only && !fresh[i] ? 0.12 : 1;
+        ctx.fillStyle = MAP.colour[MAP.theme[i]] || '#999';
+        ctx.fillRect(MAP.x[i] - 1.5, MAP.y[i] - 1.5, 3, 3);
+      }
+      ctx.globalAlpha = 1;
     }
+    draw();
+    if (highlight) { highlight.addEventListener('change', draw); }
     canvas.addEventListener('click', function (e) {
       var box = canvas.getBoundingClientRect();
       var x = (e.clientX - box.left) * canvas.width / box.width;
