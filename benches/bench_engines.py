@@ -43,7 +43,7 @@ def crossthemes(binary, articles, precision, threads, dump=None, simd=None):
     return tokens_per_s, device
 
 
-def pytorch(model_dir, texts, threads, batch_size):
+def pytorch(model_dir, texts, threads, batch_size, int8=False):
     try:
         import torch
         from transformers import AutoModel, PreTrainedTokenizerFast
@@ -54,6 +54,10 @@ def pytorch(model_dir, texts, threads, batch_size):
     torch.set_num_threads(threads)
     tokenizer = PreTrainedTokenizerFast(tokenizer_file=f"{model_dir}/tokenizer.json", pad_token="<pad>")
     model = AutoModel.from_pretrained(model_dir).eval()
+    if int8:
+        # PyTorch's CPU int8 path for Linear layers: int8 weights,
+        # activations quantized dynamically at run time.
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     pytorch_reference.embed(model, tokenizer, texts[:batch_size], batch_size, False)
     best = 0.0
     for _ in range(2):
@@ -92,6 +96,14 @@ def main():
         bf16, bf16_device = max(crossthemes(args.binary, args.articles, "bf16", threads) for _ in range(2))
         if "bf16" in bf16_device:
             rows.append(("crossthemes native bf16", threads, bf16, ours))
+        int8, int8_device = max(crossthemes(args.binary, args.articles, "int8", threads) for _ in range(2))
+        if "int8" in int8_device:
+            rows.append(("crossthemes native int8 (AVX512-VNNI)", threads, int8, ours))
+        int8_256, int8_256_device = max(
+            crossthemes(args.binary, args.articles, "int8", threads, simd="avx2") for _ in range(2)
+        )
+        if "int8" in int8_256_device:
+            rows.append(("crossthemes native int8, AVX2 path (AVX-VNNI)", threads, int8_256, ours))
         if "AVX-512" in device:
             # The AVX2 path, as an AVX2-only CPU runs it (CROSSTHEMES_SIMD caps every kernel).
             avx2, _ = max(crossthemes(args.binary, args.articles, "f32", threads, simd="avx2") for _ in range(2))
@@ -108,6 +120,8 @@ def main():
             rows.append(("PyTorch f32 (not installed: pip install torch transformers)", threads, None, ours))
         else:
             rows.append(("PyTorch f32", threads, torch_rate, ours))
+            torch_int8 = pytorch(args.model_dir, texts, threads, args.batch_size, int8=True)
+            rows.append(("PyTorch int8 (quantize_dynamic)", threads, torch_int8, ours))
 
     tokens = sum(map(len, ids))
     print(f"{cpu_name()}, {all_threads} threads; {args.articles}: {len(texts)} paragraphs, {tokens} tokens; best of 2 runs each")
@@ -118,6 +132,13 @@ def main():
             print(f"| {name} | {threads} | – | – |")
         else:
             print(f"| {name} | {threads} | {rate:,.0f} | {ours / rate:.2f}× |")
+    for threads in thread_counts:
+        at = [(name, rate) for name, t, rate, _ in rows if t == threads and rate]
+        int8 = [rate for name, rate in at if name.startswith("crossthemes native int8 (")]
+        others = [(rate, name) for name, rate in at if not name.startswith("crossthemes")]
+        if int8 and others:
+            rate, name = max(others)
+            print(f"{threads} threads: crossthemes int8 is {int8[0] / rate:.2f}x the fastest other engine ({name})")
 
 
 if __name__ == "__main__":

@@ -1199,3 +1199,29 @@ fn a_wrong_themes_file_is_named_with_its_line_and_nothing_is_written() {
     assert_error(&out, 2, "--k");
     assert_mentions(&out, "cannot hold the 3 named themes");
 }
+
+#[test]
+fn int8_is_refused_for_the_job_and_its_shards() {
+    let input = small_input();
+    let output = tempfile::tempdir().unwrap();
+    let out = job(input.path(), output.path(), &["--precision", "int8"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_mentions(
+        &out,
+        "--precision int8 runs in the bench-* subcommands only",
+    );
+    let out = run(&[
+        "embed",
+        "--shard",
+        "1/2",
+        "--input",
+        arg(input.path()),
+        "--precision",
+        "int8",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        common::file_names(output.path()).is_empty(),
+        "nothing written"
+    );
+}

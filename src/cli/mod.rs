@@ -129,8 +129,9 @@ struct ModelArgs {
     /// Where the model runs; a GPU needs a build with --features cuda or metal.
     #[arg(long, global = true, value_enum, default_value_t = DeviceChoice::Cpu)]
     device: DeviceChoice,
-    /// Number format of the model's matrix products: bf16 is about twice as
-    /// fast on CPUs with AVX512-BF16 (falls back to f32 elsewhere).
+    /// Number format of the model's matrix products: bf16 runs bf16 products
+    /// on CPUs with AVX512-BF16; int8 (AVX512-VNNI or AVX-VNNI) is for the
+    /// bench-* subcommands only. Both fall back to f32 elsewhere, with a warning.
     #[arg(long, global = true, value_enum, default_value_t = Precision::F32)]
     precision: Precision,
     /// What runs the model: auto is the native backend on the CPU and candle
@@ -188,6 +189,16 @@ pub fn main() -> i32 {
 fn parse() -> Cli {
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let makes_themes = matches!(cli.command, None | Some(bench::Command::Embed { .. }));
+    if makes_themes && cli.model.precision == Precision::Int8 {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::InvalidValue,
+                "--precision int8 runs in the bench-* subcommands only: its themes agree \
+                 across languages measurably less than f32's (docs/benchmarks.md); use f32 or bf16",
+            )
+            .exit();
+    }
     if cli.command.is_some() {
         let job_flags = JobArgs::augment_args(clap::Command::new("job"));
         let given = job_flags.get_arguments().find(|arg| {

@@ -50,13 +50,17 @@ impl ValueEnum for DeviceChoice {
 
 impl ValueEnum for Precision {
     fn value_variants<'a>() -> &'a [Self] {
-        &[Precision::F32, Precision::Bf16]
+        &[Precision::F32, Precision::Bf16, Precision::Int8]
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         match self {
             Precision::F32 => value("f32", "32-bit floats throughout"),
             Precision::Bf16 => value("bf16", "bfloat16 matrix products, accumulated in f32"),
+            Precision::Int8 => value(
+                "int8",
+                "int8 dense layers with i32 accumulation (AVX512-VNNI, AVX-VNNI); bench-* only",
+            ),
         }
     }
 }

@@ -46,7 +46,7 @@ impl CandleEncoder {
         // SAFETY: the file is memory-mapped read-only; a model directory is not
         // rewritten while a run uses it (conversions are renamed into place).
         let dtype = match precision {
-            Precision::F32 => DType::F32,
+            Precision::F32 | Precision::Int8 => DType::F32,
             Precision::Bf16 => DType::BF16,
         };
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&weights], dtype, &device) }

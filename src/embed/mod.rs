@@ -21,7 +21,7 @@ use crate::error::{Classified, Fault, Setting};
 use crate::model::{self, ModelError, ResolvedModel};
 use cache::CacheError;
 pub use cached::{CachedEmbedder, Vectors};
-pub use native::{peak_gflops, PeakSampler, PEAK_TRIES};
+pub use native::{int8_available, peak_gflops, PeakSampler, PEAK_TRIES};
 
 /// Why texts could not be embedded.
 #[derive(Debug, thiserror::Error)]
@@ -146,6 +146,9 @@ pub enum Precision {
     F32,
     /// bfloat16 matrix products, accumulated in f32.
     Bf16,
+    /// int8 dense layers (weights per output channel, activations per
+    /// token), accumulated in i32, on CPUs with AVX512-VNNI.
+    Int8,
 }
 
 impl std::fmt::Display for Precision {
@@ -153,6 +156,7 @@ impl std::fmt::Display for Precision {
         f.write_str(match self {
             Precision::F32 => "f32",
             Precision::Bf16 => "bf16",
+            Precision::Int8 => "int8",
         })
     }
 }
@@ -621,6 +625,11 @@ fn load_backend(
             "--precision bf16: this CPU lacks AVX512-BF16 instructions; running f32 instead"
         );
     }
+    if precision == Precision::Int8 && !(device.is_cpu() && native::int8_available()) {
+        tracing::warn!(
+            "--precision int8: runs on CPUs with AVX512-VNNI in the native engine only; running f32 instead"
+        );
+    }
     if device.is_cpu() && options.engine != Engine::Candle {
         match native::NativeEncoder::load(dir, pooling, precision)? {
             Ok(encoder) => {
@@ -638,11 +647,11 @@ fn load_backend(
             }
         }
     }
-    // candle's CPU matmuls have no bf16 speed-up: bf16 runs only on GPUs.
-    let precision = if device.is_cpu() {
-        Precision::F32
-    } else {
-        precision
+    // candle's CPU matmuls have no bf16 speed-up: bf16 runs only on GPUs,
+    // int8 only in the native engine.
+    let precision = match precision {
+        Precision::Bf16 if !device.is_cpu() => Precision::Bf16,
+        _ => Precision::F32,
     };
     let encoder = bert::CandleEncoder::load(dir, device, pooling, precision)?;
     Ok((Box::new(encoder), precision))

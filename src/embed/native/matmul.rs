@@ -6,7 +6,33 @@
 
 use rayon::prelude::*;
 
-use super::kernels;
+use super::{int8, kernels};
+use crate::embed::Precision;
+
+/// Runs `$tile(row).run::<R>()` over `$rows` rows: tiles of 8 rows, then
+/// one tile of what is left (the register tiles of the bf16 and int8
+/// kernels, sized at compile time).
+macro_rules! row_tiles {
+    ($rows:expr, $tile:expr) => {{
+        let (rows, tile) = ($rows, $tile);
+        let mut row = 0;
+        while row + 8 <= rows {
+            tile(row).run::<8>();
+            row += 8;
+        }
+        match rows - row {
+            0 => {}
+            1 => tile(row).run::<1>(),
+            2 => tile(row).run::<2>(),
+            3 => tile(row).run::<3>(),
+            4 => tile(row).run::<4>(),
+            5 => tile(row).run::<5>(),
+            6 => tile(row).run::<6>(),
+            _ => tile(row).run::<7>(),
+        }
+    }};
+}
+pub(super) use row_tiles;
 
 /// A dense layer, its weight laid out once at load time for the kernel that
 /// runs it.
@@ -23,6 +49,8 @@ enum Weight {
     /// See [`bf16::pack`].
     #[cfg(target_arch = "x86_64")]
     Bf16(Vec<u16>),
+    /// See [`int8::pack`].
+    Int8(int8::Packed),
 }
 
 /// Whether this CPU can run dense layers in bf16 (it needs `vdpbf16ps`).
@@ -38,21 +66,31 @@ pub fn bf16_available() -> bool {
 }
 
 impl Linear {
-    /// `weight` is `[outputs][inputs]`, as Hugging Face stores it. `bf16`
-    /// is honoured only where [`bf16_available`].
-    pub fn new(weight: &[f32], bias: Vec<f32>, outputs: usize, inputs: usize, bf16: bool) -> Self {
+    /// `weight` is `[outputs][inputs]`, as Hugging Face stores it. bf16
+    /// is honoured only where [`bf16_available`], int8 where
+    /// [`int8::available`]; elsewhere the layer runs f32.
+    pub fn new(
+        weight: &[f32],
+        bias: Vec<f32>,
+        outputs: usize,
+        inputs: usize,
+        precision: Precision,
+    ) -> Self {
         assert_eq!(weight.len(), outputs * inputs);
         assert_eq!(bias.len(), outputs);
+        let layer = |weight| Self {
+            inputs,
+            outputs,
+            bias: bias.clone(),
+            weight,
+        };
         #[cfg(target_arch = "x86_64")]
-        if bf16 && bf16_available() {
-            return Self {
-                inputs,
-                outputs,
-                bias,
-                weight: Weight::Bf16(bf16::pack(weight, outputs, inputs)),
-            };
+        if precision == Precision::Bf16 && bf16_available() {
+            return layer(Weight::Bf16(bf16::pack(weight, outputs, inputs)));
         }
-        let _ = bf16;
+        if precision == Precision::Int8 && int8::available() {
+            return layer(Weight::Int8(int8::pack(weight, outputs, inputs)));
+        }
         let mut transposed = vec![0f32; weight.len()];
         for (o, row) in weight.chunks_exact(inputs).enumerate() {
             for (i, &w) in row.iter().enumerate() {
@@ -104,6 +142,11 @@ impl Linear {
             #[cfg(target_arch = "x86_64")]
             Weight::Bf16(packed) => {
                 bf16::forward(x, self.inputs, self.outputs, packed, &self.bias, out, gelu);
+                no_bias = vec![0.0; self.outputs];
+                &no_bias
+            }
+            Weight::Int8(packed) => {
+                int8::forward(x, self.inputs, packed, &self.bias, out, gelu);
                 no_bias = vec![0.0; self.outputs];
                 &no_bias
             }
@@ -333,8 +376,6 @@ mod bf16 {
 
     /// Output columns per packed panel: two registers of 16 f32 lanes.
     const PANEL: usize = 32;
-    /// Rows per register tile.
-    const TILE_ROWS: usize = 8;
     /// Rows each task converts and multiplies: their bf16 copy stays in L2.
     const CHUNK_ROWS: usize = 96;
 
@@ -440,21 +481,7 @@ mod bf16 {
                 out_stride: outputs,
                 columns,
             };
-            let mut row = 0;
-            while row + TILE_ROWS <= rows {
-                tile(row).run::<TILE_ROWS>();
-                row += TILE_ROWS;
-            }
-            match rows - row {
-                0 => {}
-                1 => tile(row).run::<1>(),
-                2 => tile(row).run::<2>(),
-                3 => tile(row).run::<3>(),
-                4 => tile(row).run::<4>(),
-                5 => tile(row).run::<5>(),
-                6 => tile(row).run::<6>(),
-                _ => tile(row).run::<7>(),
-            }
+            row_tiles!(rows, tile);
         }
     }
 
@@ -531,12 +558,12 @@ mod tests {
     }
 
     /// Odd sizes exercise the partial tiles, panels and input pairs.
-    fn check(bf16: bool, tolerance: f32) {
+    fn check(precision: Precision, tolerance: f32) {
         let (rows, inputs, outputs) = (203, 77, 45);
         let x = pseudo_random(rows * inputs, 1);
         let w = pseudo_random(outputs * inputs, 2);
         let b = pseudo_random(outputs, 3);
-        let layer = Linear::new(&w, b.clone(), outputs, inputs, bf16);
+        let layer = Linear::new(&w, b.clone(), outputs, inputs, precision);
         let mut out = vec![0f32; rows * outputs];
         layer.forward(&x, &mut out, Epilogue::None);
         let want = reference(&x, &w, &b, outputs, inputs);
@@ -547,21 +574,21 @@ mod tests {
 
     #[test]
     fn f32_layer_matches_the_definition() {
-        check(false, 1e-4);
+        check(Precision::F32, 1e-4);
     }
 
     /// The epilogues equal the product followed by GELU, or by the residual
     /// and layer norm, done apart.
     #[test]
     fn epilogues_match_the_separate_steps() {
-        for bf16 in [false, true] {
+        for precision in [Precision::F32, Precision::Bf16, Precision::Int8] {
             let (rows, inputs, outputs) = (131, 40, 24);
             let x = pseudo_random(rows * inputs, 5);
             let w = pseudo_random(outputs * inputs, 6);
             let b = pseudo_random(outputs, 7);
             let residual = pseudo_random(rows * outputs, 8);
             let (gamma, beta) = (pseudo_random(outputs, 9), pseudo_random(outputs, 10));
-            let layer = Linear::new(&w, b, outputs, inputs, bf16);
+            let layer = Linear::new(&w, b, outputs, inputs, precision);
             let mut plain = vec![0f32; rows * outputs];
             layer.forward(&x, &mut plain, Epilogue::None);
 
@@ -569,7 +596,7 @@ mod tests {
             layer.forward(&x, &mut gelu, Epilogue::Gelu);
             let mut want = plain.clone();
             kernels::gelu(&mut want);
-            assert_eq!(gelu, want, "bf16 {bf16}");
+            assert_eq!(gelu, want, "{precision}");
 
             let mut normed = vec![0f32; rows * outputs];
             let norm = Epilogue::ResidualNorm {
@@ -582,7 +609,7 @@ mod tests {
             let mut want: Vec<f32> = plain.iter().zip(&residual).map(|(p, r)| p + r).collect();
             kernels::layer_norm(&mut want, outputs, &gamma, &beta, 1e-12);
             for (got, want) in normed.iter().zip(&want) {
-                assert!((got - want).abs() < 1e-4, "bf16 {bf16}: {got} vs {want}");
+                assert!((got - want).abs() < 1e-4, "{precision}: {got} vs {want}");
             }
         }
     }
@@ -590,7 +617,7 @@ mod tests {
     #[test]
     fn bf16_layer_matches_the_definition_within_bf16_rounding() {
         if bf16_available() {
-            check(true, 0.05);
+            check(Precision::Bf16, 0.05);
         }
     }
 

@@ -9,6 +9,7 @@
 //! kernels, and the word-embedding table is read straight from the
 //! memory-mapped weights file instead of being copied into memory.
 
+mod int8;
 mod kernels;
 mod matmul;
 mod peak;
@@ -22,6 +23,7 @@ use super::{bad_model_dir, Backend, EmbedError, Pooling, Precision};
 use crate::model;
 use matmul::{attention_head, Epilogue, HeadView, Linear};
 
+pub use int8::available as int8_available;
 pub use matmul::bf16_available;
 pub use peak::{peak_gflops, PeakSampler, PEAK_TRIES};
 
@@ -119,10 +121,14 @@ impl NativeEncoder {
         // run uses it (conversions are renamed into place).
         let map = unsafe { memmap2::Mmap::map(&file) }
             .map_err(|e| EmbedError::from(model::ModelError::io(&path, e)))?;
-        let bf16 = precision == Precision::Bf16;
+        let precision = match precision {
+            Precision::Bf16 if bf16_available() => Precision::Bf16,
+            Precision::Int8 if int8_available() => Precision::Int8,
+            _ => Precision::F32,
+        };
         let h = config.hidden_size;
         let (words, positions, token_type, embedding_norm, layers) = {
-            let checkpoint = Checkpoint::open(dir, &map, h, bf16)?;
+            let checkpoint = Checkpoint::open(dir, &map, h, precision)?;
             let token_type_rows = checkpoint.rows("embeddings.token_type_embeddings.weight")?;
             (
                 checkpoint.word_table()?,
@@ -161,11 +167,7 @@ impl NativeEncoder {
             embedding_norm,
             layers,
             pooling,
-            precision: if bf16 && bf16_available() {
-                Precision::Bf16
-            } else {
-                Precision::F32
-            },
+            precision,
         }))
     }
 
@@ -399,11 +401,16 @@ struct Checkpoint<'a> {
     tensors: SafeTensors<'a>,
     prefix: &'static str,
     hidden: usize,
-    bf16: bool,
+    precision: Precision,
 }
 
 impl<'a> Checkpoint<'a> {
-    fn open(dir: &'a Path, map: &'a [u8], hidden: usize, bf16: bool) -> Result<Self, EmbedError> {
+    fn open(
+        dir: &'a Path,
+        map: &'a [u8],
+        hidden: usize,
+        precision: Precision,
+    ) -> Result<Self, EmbedError> {
         let tensors = SafeTensors::deserialize(map)
             .map_err(|e| bad_model_dir(dir, format!("model.safetensors: {e}")))?;
         let prefix = ["", "bert.", "roberta.", "model."]
@@ -425,7 +432,7 @@ impl<'a> Checkpoint<'a> {
             tensors,
             prefix,
             hidden,
-            bf16,
+            precision,
         })
     }
 
@@ -481,7 +488,7 @@ impl<'a> Checkpoint<'a> {
     fn linear(&self, name: &str, outputs: usize, inputs: usize) -> Result<Linear, EmbedError> {
         let weight = self.load(&format!("{name}.weight"), &[outputs, inputs])?;
         let bias = self.load(&format!("{name}.bias"), &[outputs])?;
-        Ok(Linear::new(&weight, bias, outputs, inputs, self.bf16))
+        Ok(Linear::new(&weight, bias, outputs, inputs, self.precision))
     }
 
     /// Encoder layer `n`, its query, key and value fused into one product.
@@ -495,7 +502,7 @@ impl<'a> Checkpoint<'a> {
             qkv_bias.extend(self.load(&at(&format!("attention.self.{part}.bias")), &[h])?);
         }
         Ok(Layer {
-            qkv: Linear::new(&qkv_weight, qkv_bias, 3 * h, h, self.bf16),
+            qkv: Linear::new(&qkv_weight, qkv_bias, 3 * h, h, self.precision),
             attention_out: self.linear(&at("attention.output.dense"), h, h)?,
             attention_norm: self.norm(&at("attention.output.LayerNorm"))?,
             intermediate: self.linear(&at("intermediate.dense"), intermediate, h)?,

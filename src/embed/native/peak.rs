@@ -40,6 +40,14 @@ impl PeakKernel {
             Precision::Bf16 if avx512 && is_x86_feature_detected!("avx512bf16") => {
                 (64, "vdpbf16ps, AVX512-BF16", x86::bf16_dot_512)
             }
+            // 64 byte products, each a multiply and an add, counted as
+            // operations as the encoder's are.
+            Precision::Int8 if avx512 && is_x86_feature_detected!("avx512vnni") => {
+                (128, "vpdpbusd, AVX512-VNNI", x86::int8_dot_512)
+            }
+            Precision::Int8 if level == Level::Avx2 && is_x86_feature_detected!("avxvnni") => {
+                (64, "vpdpbusd, AVX-VNNI", x86::int8_dot_256)
+            }
             Precision::F32 if avx512 => (32, "vfmadd, AVX-512", x86::fma_512),
             Precision::F32 if level == Level::Avx2 => (16, "vfmadd, AVX2", x86::fma_256),
             _ => return None,
@@ -175,6 +183,36 @@ mod x86 {
         for a in acc {
             _mm256_storeu_ps(lanes.as_mut_ptr(), a);
             total += lanes.iter().sum::<f32>();
+        }
+        total
+    }
+
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    pub unsafe fn int8_dot_512(iterations: u64) -> f32 {
+        let bytes = _mm512_set1_epi8(black_box(1));
+        let mut acc = [_mm512_setzero_si512(); ACCUMULATORS];
+        for _ in 0..iterations {
+            for a in acc.iter_mut() {
+                *a = _mm512_dpbusd_epi32(*a, bytes, bytes);
+            }
+        }
+        acc.iter().map(|&a| _mm512_reduce_add_epi32(a) as f32).sum()
+    }
+
+    #[target_feature(enable = "avx2,avxvnni")]
+    pub unsafe fn int8_dot_256(iterations: u64) -> f32 {
+        let bytes = _mm256_set1_epi8(black_box(1));
+        let mut acc = [_mm256_setzero_si256(); ACCUMULATORS];
+        for _ in 0..iterations {
+            for a in acc.iter_mut() {
+                *a = _mm256_dpbusd_avx_epi32(*a, bytes, bytes);
+            }
+        }
+        let mut lanes = [0i32; 8];
+        let mut total = 0.0;
+        for a in acc {
+            _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, a);
+            total += lanes.iter().map(|&l| l as f32).sum::<f32>();
         }
         total
     }
