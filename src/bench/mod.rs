@@ -19,7 +19,7 @@ use anyhow::Context;
 use ndarray::Array2;
 
 use crate::cluster::{ClusterOptions, KChoice};
-use crate::embed::{EmbedStats, Embedder};
+use crate::embed::{EmbedOptions, EmbedStats, Embedder, Precision};
 use crate::ingest::{self, Corpus};
 use crate::job::ModelConfig;
 use crate::language;
@@ -216,36 +216,40 @@ fn seed_words(seeds: &std::ops::Range<u64>) -> String {
     }
 }
 
-/// `bench-themes`: translation-pair agreement, NMI with the gold theme and
-/// NMI with language, per debiasing method, on the gold set and on
-/// imbalanced variants keeping each fraction in `keep` of the chapters; with
-/// more than one seed, each figure's mean over the seeds (on one embedding)
-/// and the agreement's standard error.
+/// Settings of `bench-themes`.
+pub struct ThemeBenchArgs {
+    /// gold.csv.
+    pub gold: PathBuf,
+    /// Number of themes.
+    pub k: usize,
+    /// Imbalanced variants: the fraction of chapters kept per language.
+    pub keep: Vec<f64>,
+    /// Random draws per imbalanced variant.
+    pub draws: u64,
+    /// k-means seeds.
+    pub seeds: std::ops::Range<u64>,
+    /// Another precision to embed with and compare against, seed by seed.
+    pub against: Option<Precision>,
+}
+
+/// `bench-themes`: translation-pair agreement, NMI with the gold themes and
+/// with language, per debiasing and variant, as means over the seeds; with
+/// `against`, also the agreement's difference from that precision's, seed
+/// by seed (a paired difference and its standard error).
 pub fn themes(
     model: &ModelConfig,
     progress: Progress,
-    gold_path: &Path,
-    k: usize,
-    keep: &[f64],
-    draws: u64,
-    seeds: std::ops::Range<u64>,
+    args: &ThemeBenchArgs,
 ) -> anyhow::Result<()> {
-    let gold = measure::read_gold(gold_path)?;
-    let texts: Vec<&str> = gold.iter().map(|g| g.text.as_str()).collect();
-    let embedder = model.load()?;
-    let (embeddings, _) =
-        embed_all(progress, &embedder, &texts, &|| {}).context("embedding the gold paragraphs")?;
-    let runs = seeds
-        .clone()
-        .map(|seed| measure::theme_benchmark(&gold, &embeddings, k, keep, draws, seed))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let gold = measure::read_gold(&args.gold)?;
+    let runs = theme_runs(model, progress, &gold, args)?;
     let several = runs.len() > 1;
     let seed_words = if several {
-        format!("{} (means)", seed_words(&seeds))
+        format!("{} (means)", seed_words(&args.seeds))
     } else {
-        seed_words(&seeds)
+        seed_words(&args.seeds)
     };
-    println!("{} paragraphs, k = {k}, {seed_words}", gold.len());
+    println!("{} paragraphs, k = {}, {seed_words}", gold.len(), args.k);
     println!(
         "| variant | debias | paragraphs | agreement | NMI(theme, gold) | NMI(theme, language) |"
     );
@@ -273,7 +277,65 @@ pub fn themes(
             mean(&column(&|s| s.nmi_language))
         );
     }
+    if let Some(against) = args.against {
+        let other = ModelConfig {
+            options: EmbedOptions {
+                precision: against,
+                ..model.options.clone()
+            },
+            ..model.clone()
+        };
+        let baseline = theme_runs(&other, progress, &gold, args)?;
+        print_paired(&runs, &baseline, (model.options.precision, against));
+    }
     Ok(())
+}
+
+/// Each seed's theme benchmark on the gold set embedded with `model`.
+fn theme_runs(
+    model: &ModelConfig,
+    progress: Progress,
+    gold: &[measure::GoldParagraph],
+    args: &ThemeBenchArgs,
+) -> anyhow::Result<Vec<Vec<measure::ThemeBenchRow>>> {
+    let texts: Vec<&str> = gold.iter().map(|g| g.text.as_str()).collect();
+    let embedder = model.load()?;
+    let (embeddings, _) =
+        embed_all(progress, &embedder, &texts, &|| {}).context("embedding the gold paragraphs")?;
+    args.seeds
+        .clone()
+        .map(|seed| {
+            measure::theme_benchmark(gold, &embeddings, args.k, &args.keep, args.draws, seed)
+        })
+        .collect()
+}
+
+/// Agreement of `runs` less that of `baseline`, seed by seed, as a mean and
+/// its standard error (the seeds pair the two: same draws, same starts).
+fn print_paired(
+    runs: &[Vec<measure::ThemeBenchRow>],
+    baseline: &[Vec<measure::ThemeBenchRow>],
+    (precision, against): (Precision, Precision),
+) {
+    println!();
+    println!(
+        "| variant | debias | agreement {precision} | agreement {against} | difference (paired) |"
+    );
+    println!("|---|---|---|---|---|");
+    for (i, row) in runs[0].iter().enumerate() {
+        let ours: Vec<f64> = runs.iter().map(|run| run[i].scores.agreement).collect();
+        let theirs: Vec<f64> = baseline.iter().map(|run| run[i].scores.agreement).collect();
+        let difference: Vec<f64> = ours.iter().zip(&theirs).map(|(a, b)| a - b).collect();
+        println!(
+            "| {} | {:?} | {:.3} | {:.3} | {:+.4} ± {:.4} |",
+            row.variant,
+            row.debias,
+            mean(&ours),
+            mean(&theirs),
+            mean(&difference),
+            standard_error(&difference)
+        );
+    }
 }
 
 fn mean(xs: &[f64]) -> f64 {

@@ -9,6 +9,7 @@ use super::{Cli, InputArgs};
 use crate::bench;
 use crate::cluster::KChoice;
 use crate::embed::shard::Shard;
+use crate::embed::Precision;
 use crate::folder::CACHE;
 use crate::job::{self, ModelConfig};
 use crate::progress::Progress;
@@ -50,6 +51,10 @@ pub(super) enum Command {
         /// each figure's mean, with the agreement's standard error.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
         seeds: u64,
+        /// Also embed with this precision and print the agreement's
+        /// difference from it, seed by seed (e.g. `--precision int8 --against f32`).
+        #[arg(long, value_enum)]
+        against: Option<Precision>,
     },
     /// How well theme labels name their themes, with the model as judge:
     /// labels embedded as queries, paragraphs as passages; the share of
@@ -174,15 +179,18 @@ pub(super) fn run(command: Command, model: &ModelConfig, progress: Progress) -> 
             draws,
             seed,
             seeds,
-        } => bench::themes(
-            model,
-            progress,
-            &gold,
-            k,
-            &keep,
-            draws,
-            seed_range(seed, seeds),
-        ),
+            against,
+        } => {
+            let args = bench::ThemeBenchArgs {
+                gold,
+                k,
+                keep,
+                draws,
+                seeds: seed_range(seed, seeds),
+                against,
+            };
+            bench::themes(model, progress, &args)
+        }
         Command::Refresh { gold, article } => bench::refresh(model, &gold, &article),
         Command::Embed {
             shard,

@@ -171,7 +171,7 @@ fn forward_with(
 mod vnni {
     use std::arch::x86_64::*;
 
-    use super::super::matmul::row_tiles;
+    use super::super::kernels::row_tiles;
     use super::{Packed, PANEL, SHIFT};
 
     /// Quantizes `src` into `dst` as bytes shifted by [`SHIFT`] (see

@@ -168,6 +168,31 @@ dispatch! {
     }
 }
 
+/// Runs `$tile(row).run::<R>()` over `$rows` rows: tiles of 8 rows, then
+/// one tile of what is left (the register tiles of the bf16 and int8
+/// kernels, sized at compile time).
+macro_rules! row_tiles {
+    ($rows:expr, $tile:expr) => {{
+        let (rows, tile) = ($rows, $tile);
+        let mut row = 0;
+        while row + 8 <= rows {
+            tile(row).run::<8>();
+            row += 8;
+        }
+        match rows - row {
+            0 => {}
+            1 => tile(row).run::<1>(),
+            2 => tile(row).run::<2>(),
+            3 => tile(row).run::<3>(),
+            4 => tile(row).run::<4>(),
+            5 => tile(row).run::<5>(),
+            6 => tile(row).run::<6>(),
+            _ => tile(row).run::<7>(),
+        }
+    }};
+}
+pub(super) use row_tiles;
+
 #[cfg(test)]
 mod tests {
     use super::*;
