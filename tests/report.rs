@@ -189,6 +189,11 @@ fn a_canvas_map_carries_its_labels_over_it_and_names_the_largest_themes() {
         arg(&page),
     ]);
     let html = std::fs::read_to_string(&page).unwrap();
+    // The synthetic corpus's last tenth is new, as after a refresh: the
+    // canvas map can highlight it.
+    assert!(html.contains("<input type=\"checkbox\" id=\"show-new\">"));
+    let fresh = &html[html.find("fresh:[").expect("the new paragraphs' rows")..];
+    assert_eq!(fresh[7..fresh.find(']').unwrap()].split(',').count(), 600);
     let frame = &html[html.find("<div class=\"map-frame\">").expect("a map frame")..];
     let frame = &frame[..frame.find("</div>").expect("the frame ends")];
     assert!(frame.contains("<canvas id=\"themes-canvas\""));

@@ -495,6 +495,8 @@ pub(crate) fn synthetic_corpus(paragraphs: usize, themes: usize) -> Synthetic {
         p.language = languages[i % languages.len()].to_string();
         p.theme = theme + 1;
         p.similarity = 0.8;
+        // As after a refresh: the last articles' paragraphs are new.
+        p.is_new = i >= paragraphs - paragraphs / 10;
         records.push(p);
     }
     let named: Vec<NamedTheme> = (0..themes)
