@@ -284,13 +284,6 @@ fn named_queries(
     if named.is_empty() {
         return Ok(NamedQueries::default());
     }
-    let unit = |mut rows: Array2<f32>| {
-        for mut row in rows.rows_mut() {
-            let norm = row.dot(&row).sqrt().max(1e-12);
-            row /= norm;
-        }
-        rows
-    };
     let phrases: Vec<String> = named.iter().flat_map(|t| t.phrases.clone()).collect();
     let theme_of = named
         .iter()
@@ -303,11 +296,12 @@ fn named_queries(
         .enumerate()
         .flat_map(|(p, phrase)| cluster::decoys(phrase, &common, cluster::DECOYS, seed ^ p as u64))
         .collect();
+    // The model's vectors come L2-normalized, as the cluster stage takes them.
     Ok(NamedQueries {
         themes: named.len(),
-        phrases: unit(cached.queries(&phrases)?),
+        phrases: cached.queries(&phrases)?,
         theme_of,
-        decoys: unit(cached.queries(&decoys)?),
+        decoys: cached.queries(&decoys)?,
     })
 }
 
