@@ -88,18 +88,45 @@ pub fn labels(
         ],
     );
     println!();
-    println!("| theme | size | languages | crossthemes | c-TF-IDF top 3 |");
-    println!("|---|---|---|---|---|");
-    for (theme, anchor) in themes.iter().zip(&anchor) {
+    print_theme_table(
+        &themes,
+        &anchor,
+        &clustering.labels,
+        [&ours_fit, &anchor_fit],
+    );
+    Ok(())
+}
+
+/// One row per theme: its size, languages, both labels and how many of its
+/// paragraphs each fits (`labels`: each paragraph's theme; `fits`: ours,
+/// the anchor's).
+fn print_theme_table(
+    themes: &[describe::Theme],
+    anchor: &[String],
+    labels: &[usize],
+    fits: [&[bool]; 2],
+) {
+    println!("| theme | size | languages | crossthemes | fit | c-TF-IDF top 3 | fit |");
+    println!("|---|---|---|---|---|---|---|");
+    let theme_fit = |fit: &[bool], theme: usize| {
+        let (hits, total) = labels
+            .iter()
+            .zip(fit)
+            .filter(|(&t, _)| t == theme)
+            .fold((0, 0), |(h, n), (_, &f)| (h + usize::from(f), n + 1));
+        format!("{hits}/{total}")
+    };
+    for (theme, anchor) in themes.iter().zip(anchor) {
         println!(
-            "| {} | {} | {} | {} | {anchor} |",
+            "| {} | {} | {} | {} | {} | {anchor} | {} |",
             theme.cluster + 1,
             theme.size,
             theme.language_summary(),
-            theme.label
+            theme.label,
+            theme_fit(fits[0], theme.cluster),
+            theme_fit(fits[1], theme.cluster),
         );
     }
-    Ok(())
 }
 
 /// For each paragraph, whether its own theme's label is the most similar

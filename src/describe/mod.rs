@@ -20,6 +20,9 @@ const KEYWORDS_PER_LANGUAGE: usize = 5;
 /// A theme with at least this share of its paragraphs from one file is
 /// single-source.
 const SINGLE_SOURCE_SHARE: f64 = 0.9;
+/// A file with at least this share of a theme's label-language paragraphs
+/// is its main source: one file's words can name the theme.
+const MAIN_SOURCE_SHARE: f64 = 0.5;
 /// Closest paragraphs listed per theme and language.
 pub const EXAMPLES_PER_LANGUAGE: usize = 3;
 
@@ -428,12 +431,12 @@ struct TermCounts<'a> {
     theme_totals: Vec<usize>,
     overall: HashMap<&'a str, usize>,
     /// Per theme, where its label-language terms occur.
-    spread: Vec<HashMap<&'a str, Spread<'a>>>,
+    spread: Vec<HashMap<String, Spread<'a>>>,
     /// Per theme, its label-language paragraphs per file.
     label_files: Vec<HashMap<&'a str, usize>>,
-    /// Label-language terms that read as a name only ever seen in short
-    /// pieces: bylines, captions, signatures.
-    caption_names: HashSet<&'a str>,
+    /// Label-language terms that read as names saying nothing about a
+    /// theme: bylines, captions, signatures, people one article quotes.
+    names: HashSet<&'a str>,
 }
 
 /// How many paragraphs a term occurs in, and in one file or more.
@@ -454,10 +457,16 @@ impl<'a> Spread<'a> {
     }
 
     /// Backed by more than one place: several paragraphs, and several
-    /// files where the theme's label-language paragraphs are spread over
-    /// files (`spread`).
-    fn backs_a_label(&self, spread: bool) -> bool {
-        self.paragraphs >= 2 && (self.several_files || !spread)
+    /// files unless its one file is the theme's main source (holds
+    /// [`MAIN_SOURCE_SHARE`] of the theme's label-language paragraphs,
+    /// `files`): a word of the article most of the theme comes from names
+    /// it, a word of an article that adds a paragraph or two does not.
+    fn backs_a_label(&self, files: &HashMap<&str, usize>) -> bool {
+        let total: usize = files.values().sum();
+        let main_source = self.first_file.is_some_and(|file| {
+            files.get(file).copied().unwrap_or(0) as f64 >= MAIN_SOURCE_SHARE * total as f64
+        });
+        self.paragraphs >= 2 && (self.several_files || main_source)
     }
 }
 
@@ -476,16 +485,18 @@ impl<'a> TermCounts<'a> {
             overall: HashMap::new(),
             spread: vec![HashMap::new(); k],
             label_files: vec![HashMap::new(); k],
-            caption_names: terms::caption_names(terms, paragraphs, label_language),
+            names: terms::names(terms, paragraphs, label_language),
         };
         for (i, (p, &theme)) in paragraphs.iter().zip(labels).enumerate() {
             let language = p.language.as_str();
             if language == label_language {
                 *counts.label_files[theme].entry(&p.file).or_default() += 1;
-                let distinct: HashSet<&str> = terms.of(i).collect();
-                for term in distinct {
-                    counts.spread[theme].entry(term).or_default().add(&p.file);
-                }
+            }
+            // A label-language word written in another language's paragraph
+            // ("PPPoE" in a Japanese one) backs it there too.
+            let distinct: HashSet<String> = terms.of(i).map(terms::root_key).collect();
+            for key in distinct {
+                counts.spread[theme].entry(key).or_default().add(&p.file);
             }
             let theme_counts = counts.per_theme_language[theme]
                 .entry(language)
@@ -522,19 +533,11 @@ impl<'a> TermCounts<'a> {
     /// The candidates for labels in `language`: each theme's own best terms
     /// in it, and the language's most frequent terms in the whole corpus.
     fn candidates(&self, language: &str) -> labels::Candidates {
-        let spread: Vec<bool> = self
-            .label_files
-            .iter()
-            .map(|files| {
-                let largest = files.values().copied().max().unwrap_or(0);
-                (largest as f64) < SINGLE_SOURCE_SHARE * files.values().sum::<usize>() as f64
-            })
-            .collect();
         let backed = |theme: usize, term: &str| {
-            !self.caption_names.contains(term)
+            !self.names.contains(term)
                 && self.spread[theme]
-                    .get(term)
-                    .is_some_and(|s| s.backs_a_label(spread[theme]))
+                    .get(&terms::root_key(term))
+                    .is_some_and(|s| s.backs_a_label(&self.label_files[theme]))
         };
         let own: Vec<Vec<String>> = (0..self.theme_totals.len())
             .map(|theme| self.own_candidates(theme, language, &backed))
@@ -547,7 +550,7 @@ impl<'a> TermCounts<'a> {
         }
         let mut corpus: Vec<(&str, usize)> = totals
             .into_iter()
-            .filter(|&(t, n)| n >= 2 && !self.caption_names.contains(t))
+            .filter(|&(t, n)| n >= 2 && !self.names.contains(t))
             .collect();
         corpus.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         let own_more = (0..self.theme_totals.len())
@@ -609,10 +612,10 @@ impl<'a> TermCounts<'a> {
             return strict;
         }
         pick(&|t| {
-            !self.caption_names.contains(t)
+            !self.names.contains(t)
                 && self.spread[theme]
-                    .get(t)
-                    .is_some_and(|s| s.backs_a_label(false))
+                    .get(&terms::root_key(t))
+                    .is_some_and(|s| s.paragraphs >= 2)
         })
     }
 
@@ -681,5 +684,72 @@ mod tests {
             "a caption name: {own:?}"
         );
         assert!(candidates.corpus.contains(&"marketing budget".to_string()));
+    }
+
+    #[test]
+    fn a_label_term_is_backed_by_the_theme_in_more_than_one_place() {
+        let p = |file: &str, text: &str, language: &str| {
+            let mut paragraph = Paragraph::new(file.into(), 1, text.into());
+            paragraph.language = language.into();
+            paragraph
+        };
+        let long =
+            "which every reader of this long paragraph about the setup follows closely today";
+        let paragraphs = vec![
+            p(
+                "main.txt",
+                &format!("Dr. Jeffrey Liker says the firmware matters, {long}"),
+                "en",
+            ),
+            p(
+                "main.txt",
+                &format!("Liker adds that the BIOS and the firmware matter, {long}"),
+                "en",
+            ),
+            p(
+                "main.txt",
+                &format!("Set the BIOS before the customer arrives, {long}"),
+                "en",
+            ),
+            p(
+                "side.txt",
+                &format!("Customers ask and customers wait for the modem, {long}"),
+                "en",
+            ),
+            p(
+                "side.txt",
+                &format!("The modem answers slowly, {long}"),
+                "en",
+            ),
+            p(
+                "other-en.txt",
+                &format!("PPPoE links the router, {long}"),
+                "en",
+            ),
+            p("other-ja.txt", "PPPoE の設定を確認してください", "ja"),
+        ];
+        let terms = terms::corpus_terms(&paragraphs);
+        let counts = TermCounts::count(&terms, &paragraphs, &[0, 0, 0, 0, 0, 1, 1], 2, "en");
+        let candidates = counts.candidates("en");
+        let (main, other) = (&candidates.own[0], &candidates.own[1]);
+        let has = |own: &[String], term: &str| own.iter().any(|t| t == term);
+        assert!(
+            has(main, "firmware"),
+            "two paragraphs of the main source: {main:?}"
+        );
+        assert!(has(main, "bios"), "an acronym is no person: {main:?}");
+        assert!(!has(main, "liker"), "a person one article quotes: {main:?}");
+        assert!(
+            has(main, "customer") || has(main, "customers"),
+            "customer and customers back each other: {main:?}"
+        );
+        assert!(
+            !has(main, "modem"),
+            "two paragraphs of a file with 2 of the theme's 5: {main:?}"
+        );
+        assert!(
+            has(other, "pppoe"),
+            "written in a Japanese paragraph too: {other:?}"
+        );
     }
 }

@@ -84,27 +84,35 @@ impl CorpusTerms {
 /// signatures, author lines.
 const SHORT_PIECE_WORDS: usize = 15;
 
-/// The terms of `language` that read as names seen only in short pieces:
-/// every word of the term has case and is never written in lower case in
-/// that language's text, and no paragraph longer than a caption holds the
-/// term. An author's name in a byline or an image caption says nothing
-/// about a theme; a product named in the text itself stays a candidate.
-pub fn caption_names<'t>(
+/// The terms of `language` that read as names and say nothing about a
+/// theme: every word of the term has case and is never written in lower
+/// case in that language's text, and either no paragraph longer than a
+/// caption holds the term (an author in a byline, a name in an image
+/// caption or a signature) or it holds a person-like name (Capitalized,
+/// not an acronym such as "BIOS" or "PPPoE") and only one file has it
+/// (someone one article quotes, an author in the credits). A product named in the text of several articles
+/// stays a candidate.
+pub fn names<'t>(
     terms: &'t CorpusTerms,
     paragraphs: &[Paragraph],
     language: &str,
 ) -> HashSet<&'t str> {
     let mut written_lower: HashSet<String> = HashSet::new();
+    let mut written_as_acronym: HashSet<String> = HashSet::new();
     let mut in_long: HashSet<&str> = HashSet::new();
     let mut in_short: HashSet<&str> = HashSet::new();
+    let mut files: HashMap<&str, (&str, bool)> = HashMap::new();
     for (i, p) in paragraphs.iter().enumerate() {
         if p.language != language {
             continue;
         }
         let words: Vec<&str> = p.text.unicode_words().collect();
         for word in &words {
-            if word.chars().next().is_some_and(char::is_lowercase) {
+            let mut letters = word.chars();
+            if letters.next().is_some_and(char::is_lowercase) {
                 written_lower.insert(word.to_lowercase());
+            } else if letters.any(char::is_uppercase) {
+                written_as_acronym.insert(word.to_lowercase());
             }
         }
         let seen = if words.len() > SHORT_PIECE_WORDS {
@@ -112,16 +120,53 @@ pub fn caption_names<'t>(
         } else {
             &mut in_short
         };
-        seen.extend(terms.of(i));
+        for term in terms.of(i) {
+            seen.insert(term);
+            let (first, several) = files.entry(term).or_insert((p.file.as_str(), false));
+            *several |= *first != p.file;
+        }
     }
-    in_short
+    let name_like = |term: &str| {
+        term.split_whitespace()
+            .all(|w| w.chars().any(char::is_lowercase) && !written_lower.contains(w))
+    };
+    let person_like = |term: &str| {
+        term.split_whitespace()
+            .any(|w| !written_as_acronym.contains(w))
+    };
+    files
         .into_iter()
-        .filter(|term| !in_long.contains(term))
-        .filter(|term| {
-            term.split_whitespace()
-                .all(|w| w.chars().any(char::is_lowercase) && !written_lower.contains(w))
+        .filter(|&(term, (_, several))| {
+            name_like(term) && (!in_long.contains(term) || (!several && person_like(term)))
         })
+        .map(|(term, _)| term)
         .collect()
+}
+/// A word's root for telling labels apart: lower case, a plural -s, -es or
+/// -ies taken off ("partitions" and "partition" are one word to a reader).
+pub fn root(word: &str) -> String {
+    let word = word.to_lowercase();
+    let chars = word.chars().count();
+    if chars > 4 && word.ends_with("ies") {
+        format!("{}y", &word[..word.len() - 3])
+    } else if chars > 4 && word.ends_with("es") && !word.ends_with("ses") {
+        word[..word.len() - 2].to_string()
+    } else if chars > 3 && word.ends_with('s') && !word.ends_with("ss") {
+        word[..word.len() - 1].to_string()
+    } else {
+        word
+    }
+}
+
+/// The roots of a term's words.
+pub fn roots(term: &str) -> Vec<String> {
+    term.split_whitespace().map(root).collect()
+}
+
+/// A term as backing counts it: its words' roots, so that "customer" in
+/// one paragraph and "customers" in another back each other.
+pub fn root_key(term: &str) -> String {
+    roots(term).join(" ")
 }
 
 /// The terms of every paragraph (see [`CorpusTerms`]).
@@ -440,6 +485,15 @@ pub fn stop_words(language: &str) -> &'static HashSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plurals_share_their_word_root() {
+        assert_eq!(root("partitions"), root("partition"));
+        assert_eq!(root("boxes"), "box");
+        assert_eq!(root("process"), "process");
+        assert_eq!(root("companies"), "company");
+        assert_eq!(root_key("Feedback Tools"), "feedback tool");
+    }
 
     #[test]
     fn a_typographic_apostrophe_is_no_way_past_the_stop_words() {

@@ -13,7 +13,8 @@ use crate::themes::Changes;
 
 /// How labels are chosen, for run.json.
 const LABEL_METHOD: &str = "candidates by class-based TF-IDF in the label language, backed \
-    by two or more of the theme's paragraphs (and files), no caption or byline name; embedded \
+    by two or more of the theme's paragraphs in any language (plurals as one word) of two or \
+    more files or of its main source, no byline, caption or one-file person name; embedded \
     as search queries and picked term by term to fit the most paragraphs (a paragraph fits when \
     its own theme's label is the most similar of all labels), every language counting alike; \
     no label word in two themes";
