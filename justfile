@@ -108,11 +108,11 @@ ingest-quality:
 screenshots:
     cargo build --release
     rm -rf target/screenshots target/screenshots-input && mkdir -p target/screenshots-input
-    cp seeds/002_* seeds/003_* seeds/004_* target/screenshots-input/
+    cp seeds/000_* seeds/003_* seeds/004_* target/screenshots-input/
     target/release/crossthemes --input target/screenshots-input --output target/screenshots --themes docs/example-themes.csv --quiet
-    cp seeds/000_* target/screenshots-input/
+    cp seeds/002_* target/screenshots-input/
     target/release/crossthemes --input target/screenshots-input --output target/screenshots --themes docs/example-themes.csv --quiet
-    cp seeds/001_* target/screenshots-input/ && rm target/screenshots-input/002_*
+    cp seeds/001_* target/screenshots-input/ && rm target/screenshots-input/004_*
     target/release/crossthemes --input target/screenshots-input --output target/screenshots --themes docs/example-themes.csv --quiet
     chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking --disable-component-update --disable-sync --user-data-dir=target/chromium-profile --hide-scrollbars --window-size=1100,1500 --screenshot=docs/report.png "file://$PWD/target/screenshots/report.html"
     soffice --headless --convert-to pdf --outdir target/screenshots target/screenshots/themes.xlsx

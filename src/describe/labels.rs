@@ -51,6 +51,9 @@ pub struct Candidates {
     /// Per theme (clustering label), its own terms; empty where it has no
     /// paragraph in the label language.
     pub own: Vec<Vec<String>>,
+    /// Per theme, whether its own terms are each in one paragraph only (no
+    /// term is in two): its label stays only where the model backs it.
+    pub unbacked: Vec<bool>,
     /// Per theme, its other terms in the label language, most frequent
     /// first.
     pub own_more: Vec<Vec<String>>,
@@ -71,14 +74,15 @@ pub struct Chosen {
 }
 
 /// Chooses labels and keywords for every theme (see the module notes).
-/// `languages` holds every paragraph's language, as clustered.
+/// `languages` and `files` hold every paragraph's language and file.
 pub fn choose(
     candidates: &Candidates,
     clustering: &Clustering,
-    languages: &[&str],
+    paragraphs: (&[&str], &[&str]),
     keywords: usize,
     embedder: &mut CachedEmbedder,
 ) -> Result<Vec<Chosen>, EmbedError> {
+    let (languages, files) = paragraphs;
     let mut terms: Vec<String> = candidates
         .own
         .iter()
@@ -100,7 +104,7 @@ pub fn choose(
         .take(CORPUS_CANDIDATES)
         .filter_map(index)
         .collect();
-    let pools: Vec<Vec<usize>> = (0..clustering.k())
+    let pools: Vec<(Vec<usize>, bool)> = (0..clustering.k())
         .map(|theme| {
             let own: Vec<usize> = candidates.own[theme]
                 .iter()
@@ -108,21 +112,28 @@ pub fn choose(
                 .filter_map(index)
                 .collect();
             if own.is_empty() && !candidates.speaks_label_language[theme] {
-                corpus_pool.clone()
+                (corpus_pool.clone(), true)
             } else {
-                own
+                (own, candidates.unbacked[theme])
             }
         })
         .collect();
+    let (pools, unbacked): (Vec<Vec<usize>>, Vec<bool>) = pools.into_iter().unzip();
     let judge = Judge::new(clustering, languages, &queries);
-    let labels = judge.choose_labels(&pools, &terms, &mut |labels| embedder.queries(labels))?;
+    let (labels, columns) =
+        judge.choose_labels(&pools, &terms, &mut |labels| embedder.queries(labels))?;
     Ok(labels
         .into_iter()
         .enumerate()
         .map(|(theme, label)| {
             let ranked = judge.contrast(theme, &pools[theme]);
+            let backed = !unbacked[theme] || judge.backs(theme, &columns, files);
             Chosen {
-                label: written(&label, &terms),
+                label: if backed {
+                    written(&label, &terms)
+                } else {
+                    String::new()
+                },
                 keywords: diverse(&ranked, &queries, keywords)
                     .into_iter()
                     .map(|i| terms[i].clone())
@@ -134,6 +145,8 @@ pub fn choose(
 
 /// The paragraphs labels are fitted on, and how each sees every candidate.
 struct Judge {
+    /// The sampled paragraphs, by index in the corpus.
+    rows: Vec<usize>,
     /// The sampled paragraphs' model vectors.
     vectors: Array2<f32>,
     /// Cosine of each sampled paragraph's model vector to each candidate's
@@ -167,7 +180,33 @@ impl Judge {
                 .collect(),
             k,
             tolerance: FIT_TOLERANCE * per_language.len() as f32,
+            rows,
         }
+    }
+
+    /// Whether the model backs `theme`'s label (`columns`: each sampled
+    /// paragraph's similarity to each label) where no two of the theme's
+    /// paragraphs hold a term of it: two or more of them find it the most
+    /// similar of all labels, in two or more files where the theme has
+    /// several (`files`: every paragraph's).
+    fn backs(&self, theme: usize, columns: &Array2<f32>, files: &[&str]) -> bool {
+        let members: Vec<usize> = (0..self.rows.len())
+            .filter(|&r| self.theme[r] == theme)
+            .collect();
+        let nearest = |r: usize| {
+            let row = columns.row(r);
+            row.iter()
+                .enumerate()
+                .all(|(j, &s)| j == theme || s < row[theme])
+        };
+        let fitted: HashSet<&str> = members
+            .iter()
+            .filter(|&&r| nearest(r))
+            .map(|&r| files[self.rows[r]])
+            .collect();
+        let fitted_count = members.iter().filter(|&&r| nearest(r)).count();
+        let theme_files: HashSet<&str> = members.iter().map(|&r| files[self.rows[r]]).collect();
+        fitted_count >= 2 && (fitted.len() >= 2 || theme_files.len() == 1)
     }
 
     /// Labels for every theme, largest first, in [`PASSES`] passes; each
@@ -181,7 +220,7 @@ impl Judge {
         pools: &[Vec<usize>],
         terms: &[String],
         read: &mut Reader,
-    ) -> Result<Vec<Vec<usize>>, EmbedError> {
+    ) -> Result<(Vec<Vec<usize>>, Array2<f32>), EmbedError> {
         let mut labels: Vec<Vec<usize>> = (0..self.k)
             .map(|theme| {
                 let ranked = self.contrast(theme, &pools[theme]);
@@ -242,7 +281,7 @@ impl Judge {
                 }
             }
         }
-        Ok(labels)
+        Ok((labels, columns))
     }
 
     /// Each sampled paragraph's similarity to each theme's label. A theme
@@ -468,6 +507,7 @@ mod tests {
             [0.2, 0.7, 0.8]
         ];
         Judge {
+            rows: vec![0, 1, 2, 3],
             vectors: scores.clone(),
             scores,
             theme: vec![0, 0, 1, 1],
@@ -509,9 +549,17 @@ mod tests {
             }
             Ok(rows)
         };
-        let labels = judge
+        let (labels, columns) = judge
             .choose_labels(&[vec![2, 0], vec![2, 1]], &terms, &mut read)
             .unwrap();
+        let files = ["a", "b", "c", "d"];
+        assert!(judge.backs(0, &columns, &files));
+        let mut one_lost = columns.clone();
+        one_lost[[1, 1]] = 1.0;
+        assert!(
+            !judge.backs(0, &one_lost, &files),
+            "one paragraph finds the label nearest"
+        );
         assert_eq!(labels[0][0], 0);
         assert_eq!(labels[1][0], 1);
     }

@@ -206,10 +206,11 @@ pub fn describe(
     );
     let candidates = counts.candidates(labelling.language);
     let languages: Vec<&str> = paragraphs.iter().map(|p| p.language.as_str()).collect();
+    let files: Vec<&str> = paragraphs.iter().map(|p| p.file.as_str()).collect();
     let chosen = labels::choose(
         &candidates,
         clustering,
-        &languages,
+        (&languages, &files),
         KEYWORDS_PER_THEME,
         labelling.embedder,
     )?;
@@ -517,7 +518,7 @@ impl<'a> TermCounts<'a> {
 
     /// Per language of `theme` (largest first), its best terms.
     fn by_language(&self, theme: usize) -> Vec<(String, Vec<String>)> {
-        self.ranked(theme)
+        self.ranked(theme, false)
             .into_iter()
             .map(|(_, language, terms)| {
                 let words = terms
@@ -539,9 +540,9 @@ impl<'a> TermCounts<'a> {
                     .get(&terms::root_key(term))
                     .is_some_and(|s| s.backs_a_label(&self.label_files[theme]))
         };
-        let own: Vec<Vec<String>> = (0..self.theme_totals.len())
+        let (own, unbacked): (Vec<Vec<String>>, Vec<bool>) = (0..self.theme_totals.len())
             .map(|theme| self.own_candidates(theme, language, &backed))
-            .collect();
+            .unzip();
         let mut totals: HashMap<&str, usize> = HashMap::new();
         for per_language in &self.per_theme_language {
             for (term, n) in per_language.get(language).into_iter().flatten() {
@@ -574,6 +575,7 @@ impl<'a> TermCounts<'a> {
             .collect();
         labels::Candidates {
             own,
+            unbacked,
             own_more,
             corpus: corpus.into_iter().map(|(t, _)| t.to_string()).collect(),
             speaks_label_language: self
@@ -586,20 +588,23 @@ impl<'a> TermCounts<'a> {
 
     /// `theme`'s best terms in `language` that are `backed`; where none is
     /// (no term in paragraphs of several files), those in several of its
-    /// paragraphs of one file, which still name it from its own text.
+    /// paragraphs of one file, which still name it from its own text; where
+    /// none is either, those of one paragraph, which the model then has to
+    /// back (whether the theme's terms need that, beside them).
     fn own_candidates(
         &self,
         theme: usize,
         language: &str,
         backed: &dyn Fn(usize, &str) -> bool,
-    ) -> Vec<String> {
-        let terms = self
-            .ranked(theme)
-            .into_iter()
-            .find(|(_, l, _)| *l == language)
-            .map(|(_, _, terms)| terms)
-            .unwrap_or_default();
-        let pick = |accept: &dyn Fn(&str) -> bool| -> Vec<String> {
+    ) -> (Vec<String>, bool) {
+        let terms = |keep_rare: bool| {
+            self.ranked(theme, keep_rare)
+                .into_iter()
+                .find(|(_, l, _)| *l == language)
+                .map(|(_, _, terms)| terms)
+                .unwrap_or_default()
+        };
+        let pick = |terms: &[&str], accept: &dyn Fn(&str) -> bool| -> Vec<String> {
             terms
                 .iter()
                 .filter(|t| accept(t))
@@ -607,21 +612,27 @@ impl<'a> TermCounts<'a> {
                 .map(|t| t.to_string())
                 .collect()
         };
-        let strict = pick(&|t| backed(theme, t));
+        let frequent = terms(false);
+        let strict = pick(&frequent, &|t| backed(theme, t));
         if !strict.is_empty() {
-            return strict;
+            return (strict, false);
         }
-        pick(&|t| {
-            !self.names.contains(t)
-                && self.spread[theme]
-                    .get(&terms::root_key(t))
-                    .is_some_and(|s| s.paragraphs >= 2)
-        })
+        let in_several = |t: &str| {
+            self.spread[theme]
+                .get(&terms::root_key(t))
+                .is_some_and(|s| s.paragraphs >= 2)
+        };
+        let one_file = pick(&frequent, &|t| !self.names.contains(t) && in_several(t));
+        if !one_file.is_empty() {
+            return (one_file, false);
+        }
+        (pick(&terms(true), &|t| !self.names.contains(t)), true)
     }
 
     /// Each language of `theme` with its paragraph count and its terms, best
-    /// first; languages with the most paragraphs first.
-    fn ranked(&self, theme: usize) -> Vec<(usize, &'a str, Vec<&'a str>)> {
+    /// first; languages with the most paragraphs first. Terms of one
+    /// occurrence count only in a language of few terms, or `keep_rare`.
+    fn ranked(&self, theme: usize, keep_rare: bool) -> Vec<(usize, &'a str, Vec<&'a str>)> {
         let k = self.theme_totals.len();
         let average = self.theme_totals.iter().sum::<usize>() as f64 / k.max(1) as f64;
         let total = self.theme_totals[theme].max(1) as f64;
@@ -630,7 +641,7 @@ impl<'a> TermCounts<'a> {
             .map(|(&language, counts)| {
                 let mut scored: Vec<(f64, &str)> = counts
                     .iter()
-                    .filter(|(_, &count)| count >= 2 || counts.len() < 20)
+                    .filter(|(_, &count)| keep_rare || count >= 2 || counts.len() < 20)
                     .map(|(&term, &count)| {
                         let idf = (1.0 + average / self.overall[term] as f64).ln();
                         (count as f64 / total * idf, term)
