@@ -199,14 +199,11 @@ impl Judge {
                 .enumerate()
                 .all(|(j, &s)| j == theme || s < row[theme])
         };
-        let fitted: HashSet<&str> = members
-            .iter()
-            .filter(|&&r| nearest(r))
-            .map(|&r| files[self.rows[r]])
-            .collect();
-        let fitted_count = members.iter().filter(|&&r| nearest(r)).count();
-        let theme_files: HashSet<&str> = members.iter().map(|&r| files[self.rows[r]]).collect();
-        fitted_count >= 2 && (fitted.len() >= 2 || theme_files.len() == 1)
+        let fitted: Vec<usize> = members.iter().copied().filter(|&r| nearest(r)).collect();
+        let files_of = |rows: &[usize]| -> HashSet<&str> {
+            rows.iter().map(|&r| files[self.rows[r]]).collect()
+        };
+        fitted.len() >= 2 && (files_of(&fitted).len() >= 2 || files_of(&members).len() == 1)
     }
 
     /// Labels for every theme, largest first, in [`PASSES`] passes; each
